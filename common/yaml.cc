@@ -1,0 +1,144 @@
+#include "common/yaml.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace remora {
+
+bool YamlField::IsMissing() const { return !node_.IsDefined() || node_.IsNull(); }
+
+absl::Status YamlField::Error(absl::string_view why) const {
+  return absl::InvalidArgumentError(absl::StrCat(path_.empty() ? "(document)" : path_, ": ", why));
+}
+
+YamlField YamlField::operator[](absl::string_view key) const {
+  std::string path = path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+  if (!node_.IsMap()) return YamlField(YAML::Node(YAML::NodeType::Undefined), std::move(path));
+  return YamlField(node_[std::string(key)], std::move(path));
+}
+
+size_t YamlField::size() const { return node_.IsSequence() ? node_.size() : 0; }
+
+YamlField YamlField::At(size_t i) const {
+  return YamlField(node_[i], absl::StrCat(path_, "[", i, "]"));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, YamlField>>> YamlField::Entries() const {
+  std::vector<std::pair<std::string, YamlField>> out;
+  if (IsMissing()) return out;
+  if (!node_.IsMap()) return Error("must be a map");
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) return Error("map keys must be plain strings");
+    std::string key = kv.first.Scalar();
+    std::string path = path_.empty() ? key : absl::StrCat(path_, ".", key);
+    out.emplace_back(key, YamlField(kv.second, std::move(path)));
+  }
+  return out;
+}
+
+absl::Status YamlField::OnlyKeys(std::initializer_list<absl::string_view> allowed) const {
+  if (IsMissing()) return absl::OkStatus();
+  if (!node_.IsMap()) return Error("must be a map");
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) return Error("map keys must be plain strings");
+    const std::string& key = kv.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Error(absl::StrCat("unknown field \"", key, "\" (known fields: ",
+                                absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> YamlField::String() const {
+  if (!node_.IsDefined() || node_.IsNull()) return Error("is required");
+  if (!node_.IsScalar()) return Error("must be a string, not a list or map");
+  return node_.Scalar();
+}
+
+absl::StatusOr<int64_t> YamlField::Int(int64_t min, int64_t max) const {
+  absl::StatusOr<std::string> text = String();
+  if (!text.ok()) return text.status();
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(*text, &value)) return Error(absl::StrCat("\"", *text, "\" is not an integer"));
+  if (value < min || value > max) {
+    return Error(absl::StrCat(value, " is out of range [", min, ", ", max, "]"));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> YamlField::Bool() const {
+  absl::StatusOr<std::string> text = String();
+  if (!text.ok()) return text.status();
+  if (*text == "true" || *text == "True" || *text == "TRUE") return true;
+  if (*text == "false" || *text == "False" || *text == "FALSE") return false;
+  return Error(absl::StrCat("\"", *text, "\" is not true or false"));
+}
+
+absl::StatusOr<absl::Duration> YamlField::Duration() const {
+  absl::StatusOr<std::string> text = String();
+  if (!text.ok()) return text.status();
+  absl::Duration d;
+  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return Error(absl::StrCat("\"", *text, "\" is not a duration (examples: 500ms, 10s, 5m, 1h)"));
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<std::string>> YamlField::StringList() const {
+  std::vector<std::string> out;
+  if (IsMissing()) return out;
+  if (!node_.IsSequence()) return Error("must be a list");
+  for (size_t i = 0; i < node_.size(); ++i) {
+    absl::StatusOr<std::string> s = At(i).String();
+    if (!s.ok()) return s.status();
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> YamlField::StringMap() const {
+  std::map<std::string, std::string> out;
+  absl::StatusOr<std::vector<std::pair<std::string, YamlField>>> entries = Entries();
+  if (!entries.ok()) return entries.status();
+  for (auto& [key, field] : *entries) {
+    absl::StatusOr<std::string> s = field.String();
+    if (!s.ok()) return s.status();
+    out[key] = std::move(*s);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view text,
+                                                            absl::string_view what,
+                                                            size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", text.size(), " bytes is over the limit of ", max_bytes));
+  }
+  std::vector<YamlDocument> out;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (!docs[i].IsDefined() || docs[i].IsNull()) continue;
+      out.push_back({docs[i], static_cast<int>(i)});
+    }
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's only error channel; its mark is 0-based.
+    return absl::InvalidArgumentError(absl::StrCat(what, ": YAML syntax error at line ",
+                                                   e.mark.line + 1, ", column ", e.mark.column + 1,
+                                                   ": ", e.msg));
+  }
+  return out;
+}
+
+std::string DumpYaml(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
+}  // namespace remora

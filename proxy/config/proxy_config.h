@@ -1,0 +1,88 @@
+// The proxy's configuration as domain types: what a static YAML file or the control plane
+// describes. Nothing here knows YAML or protobuf; one translation function fills it from each.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "net/asio.h"
+
+namespace remora::proxy {
+
+// Istio's PeerAuthentication modes.
+enum class PeerAuthMode { kStrict, kPermissive, kDisable };
+enum class AppProtocol { kTcp, kHttp };
+// What the outbound listener does with a destination that is not a known mesh service.
+enum class UnknownDestinationPolicy { kPassthrough, kDeny };
+
+const char* ToString(PeerAuthMode mode);
+const char* ToString(AppProtocol protocol);
+const char* ToString(UnknownDestinationPolicy policy);
+
+struct ListenerConfig {
+  std::string name;                      // "inbound", "outbound", or user-chosen
+  bool inbound = true;                   // direction
+  tcp::endpoint address;                 // where to listen
+  // Instead of SO_ORIGINAL_DST: inbound forwards here; outbound treats it as the destination.
+  std::optional<tcp::endpoint> target;
+};
+
+struct InboundPort {
+  PeerAuthMode mode = PeerAuthMode::kStrict;
+  AppProtocol protocol = AppProtocol::kTcp;
+};
+
+// A mesh destination this workload may call: the addresses its app dials and the identities that
+// may serve them (secure naming: a server presenting any other identity is refused).
+struct Service {
+  std::string name;
+  std::vector<tcp::endpoint> addresses;
+  std::vector<std::string> identities;
+  AppProtocol protocol = AppProtocol::kTcp;
+  std::string sni;  // optional TLS server name to send
+};
+
+struct Limits {
+  int64_t workers = 2;
+  int64_t max_connections = 20000;
+  int64_t listen_backlog = 1024;
+  int64_t buffer_size = 16384;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::Hours(1);
+  // How long PERMISSIVE waits for a client's first byte before treating it as a plaintext
+  // server-first protocol.
+  absl::Duration sniff_timeout = absl::Seconds(2);
+  absl::Duration drain_timeout = absl::Seconds(20);
+};
+
+struct IdentityFilesConfig {
+  std::string cert_file;    // PEM chain, leaf first
+  std::string key_file;     // PEM private key
+  std::string bundle_file;  // PEM trust bundle
+  absl::Duration poll_interval = absl::Seconds(1);
+};
+
+struct ProxyConfig {
+  std::string trust_domain = "cluster.local";
+  IdentityFilesConfig identity;
+  std::vector<ListenerConfig> listeners;
+  std::optional<tcp::endpoint> admin;       // loopback admin API (15000)
+  std::optional<tcp::endpoint> prometheus;  // metrics (15090)
+  std::optional<tcp::endpoint> health;      // kubelet readiness (15021)
+  PeerAuthMode default_mode = PeerAuthMode::kStrict;
+  std::map<uint16_t, InboundPort> inbound_ports;
+  UnknownDestinationPolicy unknown_destinations = UnknownDestinationPolicy::kPassthrough;
+  std::vector<Service> services;
+  Limits limits;
+  std::string log_level = "info";
+
+  // The settings for an inbound port: its own entry, else the default mode over TCP.
+  InboundPort PortSettings(uint16_t port) const;
+};
+
+}  // namespace remora::proxy

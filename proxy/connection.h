@@ -1,0 +1,52 @@
+// What inbound and outbound connections share: the worker's resources, connecting upstream under
+// a deadline, relaying both directions, and the one-line refusal log.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "proxy/config/proxy_config.h"
+#include "proxy/net/buffer_pool.h"
+#include "proxy/net/stream.h"
+#include "proxy/proxy_stats.h"
+#include "proxy/session.h"
+#include "proxy/snapshot.h"
+
+namespace remora::proxy {
+
+// One listener as a worker runs it.
+struct ListenerRuntime {
+  ListenerConfig config;
+  tcp::endpoint bound;  // the address actually bound (port 0 resolved)
+  ListenerStats* stats;
+};
+
+// A worker's resources, used by the connections it serves, all on the worker's thread.
+struct WorkerResources {
+  asio::io_context& io;
+  net::BufferPool& pool;
+  SessionList& sessions;
+  ProxyStats& proxy_stats;
+};
+
+// Connects to `to` within the session's connect timeout.
+awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
+                                                        const tcp::endpoint& to, Session& session,
+                                                        Clock::duration timeout);
+
+// Relays both directions until both have ended; half-close passes through. Returns "" on a clean
+// end, or what failed.
+awaitable<std::string> Relay(net::Stream& downstream, net::Stream& upstream, Session& session,
+                             ListenerStats& stats, net::BufferPool& pool);
+
+// Logs a refused connection on one line: listener, who, where, which identity, and why.
+void LogRefusal(const ListenerRuntime& listener, const tcp::endpoint& peer,
+                const std::string& destination, const std::string& identity,
+                const std::string& reason);
+
+std::string Quote(absl::string_view text);
+
+Clock::duration ToChrono(absl::Duration d);
+
+}  // namespace remora::proxy

@@ -1,0 +1,126 @@
+#include "proxy/inbound/inbound_connection.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "net/endpoint.h"
+#include "proxy/net/original_dst.h"
+#include "proxy/net/sniff.h"
+#include "proxy/tls/tls_stream.h"
+
+namespace remora::proxy::inbound {
+namespace {
+
+// Where the app listens: the explicit target, or the original destination's port on loopback.
+absl::StatusOr<tcp::endpoint> AppEndpoint(tcp::socket& socket, const ListenerRuntime& listener) {
+  if (listener.config.target.has_value()) return *listener.config.target;
+  absl::StatusOr<tcp::endpoint> original = net::OriginalDestination(socket);
+  if (!original.ok()) return original.status();
+  asio::ip::address loopback = original->address().is_v6() && !original->address().to_v6().is_v4_mapped()
+                                   ? asio::ip::address(asio::ip::address_v6::loopback())
+                                   : asio::ip::address(asio::ip::address_v4::loopback());
+  return tcp::endpoint(loopback, original->port());
+}
+
+}  // namespace
+
+awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
+                             const ListenerRuntime& listener, WorkerResources& worker) {
+  Session session;
+  worker.sessions.push_back(session);
+  const Limits& limits = snapshot->config().limits;
+  ListenerStats& stats = *listener.stats;
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+
+  absl::StatusOr<tcp::endpoint> app = AppEndpoint(socket, listener);
+  if (!app.ok()) {
+    LogRefusal(listener, peer, "?", "", std::string(app.status().message()));
+    co_return;
+  }
+  const std::string destination = absl::StrCat("port ", app->port());
+  const InboundPort port = snapshot->config().PortSettings(app->port());
+
+  // Protocol detection. STRICT sniffs too, to tell a plaintext client apart from a TLS failure.
+  bool use_tls = port.mode != PeerAuthMode::kDisable;
+  if (use_tls) {
+    session.TrackSocket(&socket);
+    session.Enter(Session::Phase::kSniff, ToChrono(limits.handshake_timeout));
+    Clock::duration wait = ToChrono(port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout
+                                                                           : limits.handshake_timeout);
+    net::Sniffed sniffed = co_await net::SniffFirstByte(socket, wait);
+    session.TrackSocket(nullptr);
+    if (sniffed == net::Sniffed::kClosed) co_return;  // a health check or port scan; nothing to say
+    if (port.mode == PeerAuthMode::kStrict && sniffed != net::Sniffed::kTls) {
+      stats.plaintext_refused.Inc();
+      LogRefusal(listener, peer, destination, "",
+                 sniffed == net::Sniffed::kSilent
+                     ? "client sent nothing within the handshake timeout; STRICT requires mTLS"
+                     : absl::StrCat("plaintext connection refused: ", destination,
+                                    " requires mTLS (STRICT)"));
+      co_return;
+    }
+    use_tls = sniffed == net::Sniffed::kTls;
+  }
+
+  std::unique_ptr<net::Stream> downstream;
+  std::string peer_identity;
+  if (use_tls) {
+    const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
+    if (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now()) {
+      stats.no_identity_refused.Inc();
+      LogRefusal(listener, peer, destination, "",
+                 contexts == nullptr
+                     ? "proxy holds no workload certificate yet; refusing mTLS (fail closed)"
+                     : "proxy's own certificate has expired; refusing mTLS (fail closed)");
+      co_return;
+    }
+    absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
+        tls::TlsStream::Create(std::move(socket), contexts, /*server=*/true);
+    if (!tls_stream.ok()) {
+      LogRefusal(listener, peer, destination, "", std::string(tls_stream.status().message()));
+      co_return;
+    }
+    session.Track(tls_stream->get(), nullptr);
+    session.Enter(Session::Phase::kHandshake, ToChrono(limits.handshake_timeout));
+    absl::Status handshake = co_await (*tls_stream)->Handshake();
+    session.Track(nullptr, nullptr);
+    if (!handshake.ok()) {
+      stats.tls_handshake_failed.Inc();
+      std::string why = session.timed_out() ? "TLS handshake timed out"
+                                            : std::string(handshake.message());
+      LogRefusal(listener, peer, destination, (*tls_stream)->peer_check().presented, why);
+      co_return;
+    }
+    stats.tls_handshake_ok.Inc();
+    peer_identity = (*tls_stream)->peer_id().str();
+    downstream = std::move(*tls_stream);
+  } else {
+    stats.plaintext_cx.Inc();
+    downstream = std::make_unique<net::TcpStream>(std::move(socket));
+  }
+
+  // TODO(#5): network and HTTP authorization filters run here, before the app sees a byte.
+
+  absl::StatusOr<tcp::socket> upstream_socket =
+      co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));
+  if (!upstream_socket.ok()) {
+    stats.upstream_connect_failed.Inc();
+    if (session.timed_out()) stats.timeout.Inc();
+    LOG_WARN(absl::StrCat("proxy.", listener.config.name), "app unreachable from=",
+             net::ToString(peer), " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity),
+             " app=", net::ToString(*app), " reason=", Quote(upstream_socket.status().message()));
+    co_return;
+  }
+  net::TcpStream upstream(std::move(*upstream_socket));
+  session.Establish(ToChrono(limits.idle_timeout));
+  std::string error = co_await Relay(*downstream, upstream, session, stats, worker.pool);
+  if (session.timed_out()) stats.timeout.Inc();
+  if (!error.empty()) {
+    stats.cx_error.Inc();
+    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",
+              net::ToString(peer), " peer_identity=", Quote(peer_identity), " reason=", Quote(error));
+  }
+}
+
+}  // namespace remora::proxy::inbound

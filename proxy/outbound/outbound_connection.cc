@@ -1,0 +1,104 @@
+#include "proxy/outbound/outbound_connection.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "net/endpoint.h"
+#include "proxy/net/original_dst.h"
+#include "proxy/tls/tls_stream.h"
+
+namespace remora::proxy::outbound {
+
+awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
+                              const ListenerRuntime& listener, WorkerResources& worker) {
+  Session session;
+  worker.sessions.push_back(session);
+  const Limits& limits = snapshot->config().limits;
+  ListenerStats& stats = *listener.stats;
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+
+  absl::StatusOr<tcp::endpoint> destination =
+      listener.config.target.has_value() ? absl::StatusOr<tcp::endpoint>(*listener.config.target)
+                                         : net::OriginalDestination(socket);
+  if (!destination.ok()) {
+    LogRefusal(listener, peer, "?", "", std::string(destination.status().message()));
+    co_return;
+  }
+  const std::string dest_text = net::ToString(*destination);
+  if (*destination == listener.bound) {
+    LogRefusal(listener, peer, dest_text, "", "destination is this listener itself (a loop)");
+    co_return;
+  }
+
+  const Service* service = snapshot->FindService(*destination);
+  if (service == nullptr &&
+      snapshot->config().unknown_destinations == UnknownDestinationPolicy::kDeny) {
+    LogRefusal(listener, peer, dest_text, "",
+               "destination is not a mesh service and outbound policy is deny "
+               "(add it as a service, or set outbound.unknown_destinations: passthrough)");
+    co_return;
+  }
+  net::TcpStream downstream(std::move(socket));
+  const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
+  if (service != nullptr &&
+      (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now())) {
+    stats.no_identity_refused.Inc();
+    LogRefusal(listener, peer, dest_text, "",
+               contexts == nullptr
+                   ? "proxy holds no workload certificate yet; refusing mTLS (fail closed)"
+                   : "proxy's own certificate has expired; refusing mTLS (fail closed)");
+    co_return;
+  }
+
+  session.Track(&downstream, nullptr);
+  absl::StatusOr<tcp::socket> upstream_socket =
+      co_await ConnectUpstream(worker.io, *destination, session, ToChrono(limits.connect_timeout));
+  session.Track(nullptr, nullptr);
+  if (!upstream_socket.ok()) {
+    stats.upstream_connect_failed.Inc();
+    if (session.timed_out()) stats.timeout.Inc();
+    LOG_WARN(absl::StrCat("proxy.", listener.config.name), "upstream unreachable from=",
+             net::ToString(peer), " to=", dest_text,
+             " service=", Quote(service ? service->name : "-"),
+             " reason=", Quote(upstream_socket.status().message()));
+    co_return;
+  }
+
+  std::unique_ptr<net::Stream> upstream;
+  if (service != nullptr) {
+    absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream = tls::TlsStream::Create(
+        std::move(*upstream_socket), contexts, /*server=*/false, &service->identities, service->sni);
+    if (!tls_stream.ok()) {
+      LogRefusal(listener, peer, dest_text, "", std::string(tls_stream.status().message()));
+      co_return;
+    }
+    session.Track(&downstream, tls_stream->get());
+    session.Enter(Session::Phase::kHandshake, ToChrono(limits.handshake_timeout));
+    absl::Status handshake = co_await (*tls_stream)->Handshake();
+    session.Track(nullptr, nullptr);
+    if (!handshake.ok()) {
+      stats.tls_handshake_failed.Inc();
+      LogRefusal(listener, peer, absl::StrCat(dest_text, " (", service->name, ")"),
+                 (*tls_stream)->peer_check().presented,
+                 session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message()));
+      co_return;
+    }
+    stats.tls_handshake_ok.Inc();
+    upstream = std::move(*tls_stream);
+  } else {
+    stats.plaintext_cx.Inc();
+    upstream = std::make_unique<net::TcpStream>(std::move(*upstream_socket));
+  }
+
+  session.Establish(ToChrono(limits.idle_timeout));
+  std::string error = co_await Relay(downstream, *upstream, session, stats, worker.pool);
+  if (session.timed_out()) stats.timeout.Inc();
+  if (!error.empty()) {
+    stats.cx_error.Inc();
+    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",
+              net::ToString(peer), " to=", dest_text, " reason=", Quote(error));
+  }
+}
+
+}  // namespace remora::proxy::outbound

@@ -1,0 +1,63 @@
+// The remora-proxy process: workers, the identity source, admin endpoints, and graceful drain.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/stats.h"
+#include "http/http_server.h"
+#include "proxy/admin/admin_handler.h"
+#include "proxy/config/proxy_config.h"
+#include "proxy/tls/file_identity_watcher.h"
+#include "proxy/worker.h"
+
+namespace remora::proxy {
+
+struct ServerOptions {
+  // When set, the bound addresses of every listener are written here as JSON once all are
+  // listening (lets tests and scripts use port 0).
+  std::string bound_ports_file;
+};
+
+class ProxyServer final : public admin::AdminView {
+ public:
+  ProxyServer(ProxyConfig config, ServerOptions options);
+  ~ProxyServer() override;
+
+  // Binds everything, serves until SIGTERM/SIGINT or POST /quitquitquit, drains, and returns.
+  // Errors are about startup (a port in use, a bad TLS setting); they name what failed.
+  absl::Status Run();
+
+  // AdminView
+  admin::Readiness Ready() const override;
+  std::shared_ptr<const Snapshot> Current() const override { return snapshot_; }
+  std::string StatsText(bool prometheus) const override;
+  void RequestDrain() override;
+
+ private:
+  absl::Status Start();
+  void OnIdentity(std::shared_ptr<const tls::Identity> identity);
+  void Publish(std::shared_ptr<const tls::TlsContexts> tls);
+  awaitable<void> Drain();
+
+  std::shared_ptr<const ProxyConfig> config_;
+  ServerOptions options_;
+  asio::io_context io_{1};  // admin, identity, signals: everything but the data path
+  ProxyStats proxy_stats_;
+  std::vector<std::unique_ptr<ListenerStats>> listener_stats_;
+  StatsRegistry registry_;
+  std::atomic<int64_t> active_connections_{0};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<tcp::endpoint> bound_;
+  std::unique_ptr<tls::FileIdentityWatcher> identity_watcher_;
+  std::vector<std::unique_ptr<http::Server>> http_servers_;
+  std::shared_ptr<const Snapshot> snapshot_;  // io_ thread only
+  uint64_t generation_ = 0;
+  bool draining_ = false;
+  bool started_ = false;
+};
+
+}  // namespace remora::proxy

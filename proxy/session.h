@@ -1,0 +1,79 @@
+// Live connections of one worker, so timeouts and drain can reach every one of them.
+//
+// A Session lives in its connection's coroutine frame and links itself into the worker's list; a
+// periodic sweep closes the sockets of sessions past their deadline, which makes every pending
+// operation of that connection finish with operation_aborted. One timer per worker instead of one
+// per connection keeps idle connections cheap.
+#pragma once
+
+#include <chrono>
+
+#include <boost/intrusive/list.hpp>
+
+#include "proxy/net/stream.h"
+
+namespace remora::proxy {
+
+using Clock = std::chrono::steady_clock;
+
+class Session : public boost::intrusive::list_base_hook<
+                    boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  // The step a connection is in; names appear in timeout log lines.
+  enum class Phase { kSniff, kHandshake, kConnect, kEstablished };
+
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Enters a bounded phase that must finish within `timeout`.
+  void Enter(Phase phase, Clock::duration timeout) {
+    phase_ = phase;
+    deadline_ = Clock::now() + timeout;
+  }
+  // Established: the deadline moves with activity (idle timeout).
+  void Establish(Clock::duration idle_timeout) {
+    phase_ = Phase::kEstablished;
+    idle_timeout_ = idle_timeout;
+    last_activity = Clock::now();
+  }
+
+  // The sockets a timeout or drain must close. Either may be null.
+  void Track(net::Stream* a, net::Stream* b) {
+    a_ = a;
+    b_ = b;
+  }
+  void TrackSocket(tcp::socket* s) { raw_ = s; }
+
+  bool Expired(Clock::time_point now) const {
+    return phase_ == Phase::kEstablished ? now - last_activity > idle_timeout_ : now > deadline_;
+  }
+  // Closes everything; the connection's coroutines unwind with errors.
+  void Abort() {
+    error_code ignored;
+    if (raw_ != nullptr) raw_->close(ignored);
+    if (a_ != nullptr) a_->Close();
+    if (b_ != nullptr) b_->Close();
+  }
+  void MarkTimedOut() { timed_out_ = true; }
+  bool timed_out() const { return timed_out_; }
+  Phase phase() const { return phase_; }
+
+  Clock::time_point last_activity = Clock::now();
+
+ private:
+  Phase phase_ = Phase::kSniff;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::duration idle_timeout_ = Clock::duration::max();
+  net::Stream* a_ = nullptr;
+  net::Stream* b_ = nullptr;
+  tcp::socket* raw_ = nullptr;
+  bool timed_out_ = false;
+};
+
+const char* ToString(Session::Phase phase);
+
+using SessionList =
+    boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>>;
+
+}  // namespace remora::proxy

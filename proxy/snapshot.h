@@ -1,0 +1,35 @@
+// Everything a connection needs to decide and act, frozen at one moment: configuration, TLS
+// contexts for the current identity, and lookup indexes. Immutable and shared; a new one replaces
+// the old for new connections while live ones keep theirs.
+#pragma once
+
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "proxy/config/proxy_config.h"
+#include "proxy/tls/tls_context.h"
+
+namespace remora::proxy {
+
+class Snapshot {
+ public:
+  Snapshot(std::shared_ptr<const ProxyConfig> config,
+           std::shared_ptr<const tls::TlsContexts> tls, uint64_t generation);
+
+  const ProxyConfig& config() const { return *config_; }
+  std::shared_ptr<const ProxyConfig> config_ptr() const { return config_; }
+  // Null while the proxy holds no usable certificate: mTLS is then refused (fail closed).
+  const std::shared_ptr<const tls::TlsContexts>& tls() const { return tls_; }
+  uint64_t generation() const { return generation_; }
+
+  // The mesh service whose address the app dialled, or null.
+  const Service* FindService(const tcp::endpoint& destination) const;
+
+ private:
+  std::shared_ptr<const ProxyConfig> config_;
+  std::shared_ptr<const tls::TlsContexts> tls_;
+  uint64_t generation_;
+  absl::flat_hash_map<std::string, const Service*> services_by_address_;
+};
+
+}  // namespace remora::proxy
