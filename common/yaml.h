@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -20,7 +21,11 @@ namespace remora {
 
 class YamlField {
  public:
-  YamlField(YAML::Node node, std::string path) : node_(std::move(node)), path_(std::move(path)) {}
+  // yaml-cpp's "zombie" nodes (a missing key of a const map) throw on every accessor but
+  // IsDefined(); they are replaced by a valid undefined node so no accessor here can throw.
+  YamlField(YAML::Node node, std::string path)
+      : node_(node.IsDefined() ? std::move(node) : YAML::Node(YAML::NodeType::Undefined)),
+        path_(std::move(path)) {}
 
   const std::string& path() const { return path_; }
   // Absent or explicitly null.
@@ -72,5 +77,16 @@ absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view te
 
 // Renders a node back as YAML text (used by `get -o yaml`).
 std::string DumpYaml(const YAML::Node& node);
+
+// Runs `parse` and turns any exception yaml-cpp throws past our checks into InvalidArgument: the
+// last line of defence that keeps bad input from ever crashing a process.
+template <typename T, typename F>
+absl::StatusOr<T> GuardYaml(absl::string_view what, F&& parse) {
+  try {
+    return parse();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what()));
+  }
+}
 
 }  // namespace remora

@@ -188,9 +188,7 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<ProxyConfig> ParseProxyConfigYaml(absl::string_view text) {
+absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   ASSIGN_OR_RETURN(std::vector<YamlDocument> docs, LoadYamlDocuments(text, "proxy config", 1 << 20));
   if (docs.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -240,6 +238,12 @@ absl::StatusOr<ProxyConfig> ParseProxyConfigYaml(absl::string_view text) {
   RETURN_IF_ERROR(ParseOutbound(root["outbound"], config.trust_domain, &config));
   RETURN_IF_ERROR(ParseLimits(root["limits"], &config.limits));
   return config;
+}
+
+}  // namespace
+
+absl::StatusOr<ProxyConfig> ParseProxyConfigYaml(absl::string_view text) {
+  return GuardYaml<ProxyConfig>("proxy config", [&] { return Parse(text); });
 }
 
 }  // namespace remora::proxy
