@@ -1,7 +1,10 @@
 #include "certs/authority.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "certs/cert_builder.h"
 #include "certs/cert_info.h"
@@ -9,6 +12,15 @@
 #include "certs/pem.h"
 
 namespace remora::certs {
+namespace {
+
+std::string RandomHex(int bytes) {
+  unsigned char buf[16];
+  RAND_bytes(buf, bytes);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(buf), bytes));
+}
+
+}  // namespace
 
 absl::StatusOr<Authority> Authority::NewRoot(absl::string_view trust_domain, absl::Time now,
                                              absl::Duration lifetime) {
@@ -16,7 +28,9 @@ absl::StatusOr<Authority> Authority::NewRoot(absl::string_view trust_domain, abs
   if (!key.ok()) return key.status();
   absl::StatusOr<X509Ptr> root =
       CertBuilder()
-          .Subject(trust_domain, absl::StrCat("Remora root CA ", absl::FormatTime("%Y-%m-%d %H:%M:%S", now, absl::UTCTimeZone())))
+          // A random suffix keeps two roots of one trust domain apart by name (during rotation,
+          // chain building looks issuers up by subject).
+          .Subject(trust_domain, absl::StrCat("Remora root CA ", RandomHex(6)))
           .Validity(now - absl::Hours(1), now + lifetime)
           .Ca(true)
           .KeyUsage("critical,keyCertSign,cRLSign")

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace remora {
 
@@ -112,6 +113,31 @@ absl::StatusOr<std::map<std::string, std::string>> YamlField::StringMap() const 
   return out;
 }
 
+namespace {
+
+// Splits a multi-document stream at "---" separator lines, as kubectl does. yaml-cpp's LoadAll is
+// not used: on some malformed input (found by fuzzing) it never stops producing documents.
+std::vector<std::string> SplitDocuments(absl::string_view text, std::vector<int>* first_lines) {
+  std::vector<std::string> docs(1);
+  first_lines->assign(1, 0);
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.substr(0, 3) == "---" &&
+        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r')) {
+      docs.emplace_back(line.substr(3));
+      docs.back().push_back('\n');
+      first_lines->push_back(line_no);
+    } else {
+      docs.back().append(line.data(), line.size());
+      docs.back().push_back('\n');
+    }
+    ++line_no;
+  }
+  return docs;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view text,
                                                             absl::string_view what,
                                                             size_t max_bytes) {
@@ -119,18 +145,20 @@ absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view te
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", text.size(), " bytes is over the limit of ", max_bytes));
   }
+  std::vector<int> first_lines;
+  std::vector<std::string> chunks = SplitDocuments(text, &first_lines);
   std::vector<YamlDocument> out;
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    for (size_t i = 0; i < docs.size(); ++i) {
-      if (!docs[i].IsDefined() || docs[i].IsNull()) continue;
-      out.push_back({docs[i], static_cast<int>(i)});
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    try {
+      YAML::Node node = YAML::Load(chunks[i]);
+      if (!node.IsDefined() || node.IsNull()) continue;
+      out.push_back({node, static_cast<int>(i)});
+    } catch (const YAML::Exception& e) {
+      // yaml-cpp's only error channel; its mark is 0-based and relative to the document.
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": YAML syntax error at line ", first_lines[i] + e.mark.line + 1,
+                       ", column ", e.mark.column + 1, ": ", e.msg));
     }
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp's only error channel; its mark is 0-based.
-    return absl::InvalidArgumentError(absl::StrCat(what, ": YAML syntax error at line ",
-                                                   e.mark.line + 1, ", column ", e.mark.column + 1,
-                                                   ": ", e.msg));
   }
   return out;
 }
