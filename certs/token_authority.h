@@ -1,0 +1,34 @@
+// The control plane's bootstrap-token issuer and verifier: an EC P-256 key kept in the state
+// directory (mode 0600), used to mint tokens for `remoractl token create` and to check the tokens
+// workloads present to the CA.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "certs/jwt.h"
+#include "certs/openssl_ptr.h"
+
+namespace remora::certs {
+
+class TokenAuthority {
+ public:
+  // Loads <state_dir>/token/signing.key, creating it on first start.
+  static absl::StatusOr<std::unique_ptr<TokenAuthority>> Open(const std::string& state_dir);
+  // From an existing key (tests).
+  explicit TokenAuthority(EvpPkeyPtr key);
+
+  absl::StatusOr<std::string> Mint(absl::string_view ns, absl::string_view service_account,
+                                   absl::Duration ttl, absl::Time now) const;
+  absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
+
+  EVP_PKEY* key() const { return key_.get(); }
+
+ private:
+  EvpPkeyPtr key_;
+  std::string key_id_;
+};
+
+}  // namespace remora::certs
