@@ -28,6 +28,7 @@ struct WorkerResources {
   net::BufferPool& pool;
   SessionList& sessions;
   ProxyStats& proxy_stats;
+  uint64_t round_robin = 0;  // endpoint choice for virtual addresses
 };
 
 // Connects to `to` within the session's connect timeout.

@@ -1,12 +1,15 @@
 #include "proxy/proxy_server.h"
 
 #include <boost/asio/signal_set.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "filters/policy_yaml.h"
+#include "proxy/control/channel.h"
 #include "net/endpoint.h"
 
 namespace remora::proxy {
@@ -18,20 +21,79 @@ ProxyServer::ProxyServer(ProxyConfig config, ServerOptions options)
     listener_stats_.push_back(std::make_unique<ListenerStats>());
     listener_stats_.back()->Register(registry_, "listener_", absl::StrCat("listener=\"", l.name, "\""));
   }
-  snapshot_ = std::make_shared<const Snapshot>(config_, nullptr, generation_);
+  effective_ = config_;
+  snapshot_ = std::make_shared<const Snapshot>(config_, nullptr, nullptr, filters::Labels{}, generation_);
 }
 
 ProxyServer::~ProxyServer() {
+  StopClients();
   for (auto& worker : workers_) worker->Shutdown();
   for (auto& worker : workers_) worker->Join();
 }
 
-void ProxyServer::Publish(std::shared_ptr<const tls::TlsContexts> tls) {
-  snapshot_ = std::make_shared<const Snapshot>(config_, std::move(tls), ++generation_);
+void ProxyServer::StopClients() {
+  stopping_ = true;
+  if (xds_ != nullptr) xds_->Stop();
+  if (certificates_ != nullptr) certificates_->Stop();
+}
+
+void ProxyServer::Publish() {
+  std::shared_ptr<const filters::WorkloadPolicy> policy;
+  std::string ns = config_->workload.ns;
+  if (tls_ != nullptr && tls_->identity().id.Namespace().has_value()) {
+    ns = *tls_->identity().id.Namespace();
+  }
+  if (engine_ != nullptr) policy = engine_->ForWorkload(ns, labels_);
+  snapshot_ = std::make_shared<const Snapshot>(effective_, tls_, std::move(policy), labels_, ++generation_);
   for (auto& worker : workers_) worker->Publish(snapshot_);
 }
 
+absl::Status ProxyServer::RebuildPolicy(const filters::PolicySet& policies,
+                                        const filters::Labels& labels) {
+  if (policies.size() == 0) {
+    engine_ = nullptr;
+    labels_ = labels;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::shared_ptr<const filters::PolicyEngine>> engine =
+      filters::PolicyEngine::Build(policies);
+  if (!engine.ok()) return engine.status();
+  engine_ = std::move(*engine);
+  labels_ = labels;
+  return absl::OkStatus();
+}
+
+std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(const control::ReceivedUpdate& update) {
+  control::DynamicConfig before = *dynamic_;
+  std::vector<remora::v1::ResourceError> errors = dynamic_->Apply(update);
+  absl::Status policy = RebuildPolicy(dynamic_->Policies(), dynamic_->Labels());
+  if (!policy.ok()) {
+    // The documents are valid one by one but not together: refuse this update's resources and
+    // keep enforcing what was accepted before.
+    *dynamic_ = std::move(before);
+    (void)RebuildPolicy(dynamic_->Policies(), dynamic_->Labels());
+    errors.clear();
+    for (const control::ReceivedResource& r : update.resources) {
+      remora::v1::ResourceError e;
+      e.set_type_url(update.type_url);
+      e.set_name(r.name);
+      e.set_reason(std::string(policy.message()));
+      errors.push_back(std::move(e));
+    }
+  }
+  effective_ = std::make_shared<const ProxyConfig>(dynamic_->Effective(*config_));
+  if (std::optional<certs::TrustBundle> bundle = dynamic_->Bundle(); bundle.has_value()) {
+    certificates_->SetBundle(std::move(*bundle));
+  }
+  LOG_INFO("proxy.xds", "applied ", update.resources.size(), " ", update.type_url.substr(update.type_url.rfind('.') + 1),
+           " resource(s) version ", update.version,
+           errors.empty() ? std::string() : absl::StrCat("; refused ", errors.size(), ": ", errors[0].name(), ": ", errors[0].reason()));
+  Publish();
+  return errors;
+}
+
 void ProxyServer::OnIdentity(std::shared_ptr<const tls::Identity> identity) {
+  if (identity == nullptr) return;
   tls::TlsOptions options;
   options.trust_domain = config_->trust_domain;
   absl::StatusOr<std::shared_ptr<const tls::TlsContexts>> contexts =
@@ -43,7 +105,8 @@ void ProxyServer::OnIdentity(std::shared_ptr<const tls::Identity> identity) {
     return;
   }
   proxy_stats_.identity_expiry_seconds.Set(absl::ToUnixSeconds((*contexts)->identity().leaf.not_after));
-  Publish(std::move(*contexts));
+  tls_ = std::move(*contexts);
+  Publish();
 }
 
 admin::Readiness ProxyServer::Ready() const {
@@ -51,6 +114,9 @@ admin::Readiness ProxyServer::Ready() const {
   if (!started_) return {false, "starting"};
   const auto& tls = snapshot_->tls();
   if (tls == nullptr) return {false, "no workload certificate: mTLS is refused until one loads"};
+  if (dynamic_ != nullptr && !dynamic_->has_workload()) {
+    return {false, "waiting for the workload's configuration from the control plane"};
+  }
   if (tls->identity().leaf.not_after <= absl::Now()) {
     return {false, absl::StrCat("workload certificate ", tls->identity().leaf.serial_hex,
                                 " expired at ",
@@ -71,7 +137,21 @@ void ProxyServer::RequestDrain() {
   asio::co_spawn(io_, Drain(), asio::detached);
 }
 
-absl::Status ProxyServer::Start() {
+absl::Status ProxyServer::StartStatic() {
+  if (!config_->policy_files.empty()) {
+    filters::PolicySet policies;
+    for (const std::string& file : config_->policy_files) {
+      absl::StatusOr<std::string> text = ReadFile(file);
+      if (!text.ok()) return text.status();
+      absl::StatusOr<filters::PolicySet> set = filters::ParsePolicyDocuments(*text, file);
+      if (!set.ok()) return set.status();
+      policies.Append(std::move(*set));
+    }
+    filters::Labels labels(config_->workload.labels.begin(), config_->workload.labels.end());
+    if (absl::Status s = RebuildPolicy(policies, labels); !s.ok()) return s;
+    LOG_INFO("proxy", "enforcing ", policies.size(), " policy document(s) from ",
+             config_->policy_files.size(), " file(s)");
+  }
   identity_watcher_ = std::make_unique<tls::FileIdentityWatcher>(
       io_, config_->identity, config_->trust_domain,
       [this](std::shared_ptr<const tls::Identity> identity) { OnIdentity(std::move(identity)); },
@@ -80,6 +160,67 @@ absl::Status ProxyServer::Start() {
   // ready) and picks the files up as soon as they are valid.
   (void)identity_watcher_->LoadNow();
   identity_watcher_->Start();
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Runs `fn` on `io`'s thread and waits for its result; gives up (nullopt) when `stopping` is set,
+// so a shutdown never deadlocks a caller waiting for the admin thread.
+template <typename T>
+std::optional<T> RunOn(asio::io_context& io, const std::atomic<bool>& stopping, std::function<T()> fn) {
+  auto promise = std::make_shared<std::promise<T>>();
+  std::future<T> future = promise->get_future();
+  asio::post(io, [promise, fn = std::move(fn)] { promise->set_value(fn()); });
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (stopping) return std::nullopt;
+  }
+  return future.get();
+}
+
+}  // namespace
+
+absl::Status ProxyServer::StartWithControlPlane() {
+  const ControlPlaneConfig& cp = *config_->control_plane;
+  const WorkloadConfig& w = config_->workload;
+  absl::StatusOr<certs::SpiffeId> id =
+      certs::SpiffeId::ForServiceAccount(config_->trust_domain, w.ns, w.service_account);
+  if (!id.ok()) return id.status();
+  dynamic_ = std::make_unique<control::DynamicConfig>(absl::StrCat(w.ns, "/", w.name), id->str(),
+                                                      config_->trust_domain);
+  certificates_ = std::make_unique<control::CertificateClient>(
+      cp, config_->trust_domain, id->str(),
+      [this](std::shared_ptr<const tls::Identity> identity) {
+        asio::post(io_, [this, identity = std::move(identity)]() mutable { OnIdentity(std::move(identity)); });
+      },
+      proxy_stats_);
+  if (absl::Status s = certificates_->Start(); !s.ok()) return s;
+  envoy::config::core::v3::Node node;
+  node.set_id(absl::StrCat(w.ns, "/", w.name));
+  node.set_user_agent_name("remora-proxy");
+  std::vector<std::string> types = {
+      "type.googleapis.com/remora.v1.WorkloadSettings", "type.googleapis.com/remora.v1.TrustBundle",
+      "type.googleapis.com/remora.v1.PeerAuthentication", "type.googleapis.com/remora.v1.Service",
+      "type.googleapis.com/remora.v1.AuthorizationPolicy"};
+  xds_ = std::make_unique<control::XdsClient>(
+      cp, node, types,
+      [this, cp]() -> std::shared_ptr<grpc::Channel> {
+        std::shared_ptr<const tls::Identity> identity = certificates_->current();
+        if (identity == nullptr) return nullptr;  // xDS needs the mesh certificate
+        return control::ControlPlaneChannel(cp, certificates_->RootsPem(), identity.get());
+      },
+      [this](const control::ReceivedUpdate& update) {
+        std::optional<std::vector<remora::v1::ResourceError>> errors =
+            RunOn<std::vector<remora::v1::ResourceError>>(io_, stopping_, [this, &update] { return ApplyUpdate(update); });
+        return errors.value_or(std::vector<remora::v1::ResourceError>{});
+      });
+  xds_->Start();
+  return absl::OkStatus();
+}
+
+absl::Status ProxyServer::Start() {
+  absl::Status source = config_->control_plane.has_value() ? StartWithControlPlane() : StartStatic();
+  if (!source.ok()) return source;
 
   for (const ListenerConfig& l : config_->listeners) bound_.push_back(l.address);
   std::vector<ListenerStats*> stats;
@@ -153,9 +294,10 @@ awaitable<void> ProxyServer::Drain() {
   } else {
     LOG_INFO("proxy", "drained: all connections finished");
   }
+  StopClients();
   for (auto& worker : workers_) worker->Shutdown();
   for (auto& worker : workers_) worker->Join();
-  identity_watcher_->Stop();
+  if (identity_watcher_ != nullptr) identity_watcher_->Stop();
   for (auto& server : http_servers_) server->Stop();
   io_.stop();
 }
@@ -167,6 +309,7 @@ absl::Status ProxyServer::Run() {
     if (ec) return;
     if (draining_) {
       LOG_WARN("proxy", "second signal ", signo, ": exiting now");
+      StopClients();
       for (auto& worker : workers_) worker->Shutdown();
       for (auto& worker : workers_) worker->Join();
       io_.stop();

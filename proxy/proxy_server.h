@@ -10,7 +10,11 @@
 #include "common/stats.h"
 #include "http/http_server.h"
 #include "proxy/admin/admin_handler.h"
+#include "filters/engine.h"
 #include "proxy/config/proxy_config.h"
+#include "proxy/control/certificate_client.h"
+#include "proxy/control/dynamic_config.h"
+#include "proxy/control/xds_client.h"
 #include "proxy/tls/file_identity_watcher.h"
 #include "proxy/worker.h"
 
@@ -39,8 +43,16 @@ class ProxyServer final : public admin::AdminView {
 
  private:
   absl::Status Start();
+  absl::Status StartStatic();
+  absl::Status StartWithControlPlane();
+  void StopClients();
   void OnIdentity(std::shared_ptr<const tls::Identity> identity);
-  void Publish(std::shared_ptr<const tls::TlsContexts> tls);
+  // Rebuilds the snapshot from the current TLS contexts, effective configuration and policy, and
+  // hands it to every worker.
+  void Publish();
+  // Applies an xDS update on the admin thread; returns the refused resources.
+  std::vector<remora::v1::ResourceError> ApplyUpdate(const control::ReceivedUpdate& update);
+  absl::Status RebuildPolicy(const filters::PolicySet& policies, const filters::Labels& labels);
   awaitable<void> Drain();
 
   std::shared_ptr<const ProxyConfig> config_;
@@ -55,6 +67,14 @@ class ProxyServer final : public admin::AdminView {
   std::unique_ptr<tls::FileIdentityWatcher> identity_watcher_;
   std::vector<std::unique_ptr<http::Server>> http_servers_;
   std::shared_ptr<const Snapshot> snapshot_;  // io_ thread only
+  std::shared_ptr<const tls::TlsContexts> tls_;              // io_ thread only
+  std::shared_ptr<const ProxyConfig> effective_;             // io_ thread only
+  std::shared_ptr<const filters::PolicyEngine> engine_;     // io_ thread only
+  filters::Labels labels_;                                   // io_ thread only
+  std::unique_ptr<control::DynamicConfig> dynamic_;          // io_ thread only
+  std::unique_ptr<control::CertificateClient> certificates_;
+  std::unique_ptr<control::XdsClient> xds_;
+  std::atomic<bool> stopping_{false};
   uint64_t generation_ = 0;
   bool draining_ = false;
   bool started_ = false;

@@ -20,7 +20,12 @@ namespace remora::proxy {
   COUNTER(timeout, "Connections closed by a connect, handshake or idle timeout")               \
   COUNTER(bytes_from_downstream, "Bytes read from the accepting side")                         \
   COUNTER(bytes_to_downstream, "Bytes written to the accepting side")                          \
-  COUNTER(cx_error, "Connections that ended with an I/O error rather than a clean close")
+  COUNTER(cx_error, "Connections that ended with an I/O error rather than a clean close")    \
+  COUNTER(authz_denied, "Connections or requests denied by authorization policy")             \
+  COUNTER(http_cx, "Connections served as HTTP/1.1 (per-request policy)")                      \
+  COUNTER(http_requests, "HTTP requests received on HTTP ports")                                 \
+  COUNTER(http_denied, "HTTP requests answered 403 by policy")                                   \
+  COUNTER(http_bad_request, "HTTP requests refused with 400 by the strict parser")
 REMORA_DECLARE_STATS(ListenerStats, REMORA_LISTENER_STATS);
 
 #define REMORA_PROXY_STATS(COUNTER, GAUGE)                                                  \

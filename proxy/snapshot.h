@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
+#include "filters/engine.h"
 #include "proxy/config/proxy_config.h"
 #include "proxy/tls/tls_context.h"
 
@@ -13,14 +14,21 @@ namespace remora::proxy {
 
 class Snapshot {
  public:
+  // `policy` null: no authorization policy is in force (everything the mTLS checks admit passes).
   Snapshot(std::shared_ptr<const ProxyConfig> config,
-           std::shared_ptr<const tls::TlsContexts> tls, uint64_t generation);
+           std::shared_ptr<const tls::TlsContexts> tls,
+           std::shared_ptr<const filters::WorkloadPolicy> policy, filters::Labels labels,
+           uint64_t generation);
 
   const ProxyConfig& config() const { return *config_; }
   std::shared_ptr<const ProxyConfig> config_ptr() const { return config_; }
   // Null while the proxy holds no usable certificate: mTLS is then refused (fail closed).
   const std::shared_ptr<const tls::TlsContexts>& tls() const { return tls_; }
   uint64_t generation() const { return generation_; }
+  const filters::WorkloadPolicy* policy() const { return policy_.get(); }
+  // This workload's namespace and labels, as policies see them.
+  const std::string& ns() const { return ns_; }
+  const filters::Labels& labels() const { return labels_; }
 
   // The mesh service whose address the app dialled, or null.
   const Service* FindService(const tcp::endpoint& destination) const;
@@ -28,6 +36,9 @@ class Snapshot {
  private:
   std::shared_ptr<const ProxyConfig> config_;
   std::shared_ptr<const tls::TlsContexts> tls_;
+  std::shared_ptr<const filters::WorkloadPolicy> policy_;
+  filters::Labels labels_;
+  std::string ns_;
   uint64_t generation_;
   absl::flat_hash_map<std::string, const Service*> services_by_address_;
 };

@@ -153,10 +153,76 @@ absl::Status ParseOutbound(const YamlField& field, const std::string& trust_doma
   return absl::OkStatus();
 }
 
+absl::Status ParseControlPlane(const YamlField& field, ProxyConfig* config) {
+  if (field.IsMissing()) return absl::OkStatus();
+  RETURN_IF_ERROR(field.OnlyKeys({"address", "server_name", "token_file", "ca_file",
+                                  "cert_lifetime", "retry_initial", "retry_max", "delta"}));
+  ControlPlaneConfig cp;
+  ASSIGN_OR_RETURN(cp.address, field["address"].String());
+  if (cp.address.find(':') == std::string::npos) {
+    return field["address"].Error(absl::StrCat("\"", cp.address, "\" is not host:port"));
+  }
+  if (!field["server_name"].IsMissing()) {
+    ASSIGN_OR_RETURN(cp.server_name, field["server_name"].String());
+  }
+  ASSIGN_OR_RETURN(cp.token_file, field["token_file"].String());
+  ASSIGN_OR_RETURN(cp.ca_file, field["ca_file"].String());
+  struct DurationField {
+    const char* name;
+    absl::Duration* target;
+  };
+  for (const DurationField& d : {DurationField{"cert_lifetime", &cp.cert_lifetime},
+                                 DurationField{"retry_initial", &cp.retry_initial},
+                                 DurationField{"retry_max", &cp.retry_max}}) {
+    if (field[d.name].IsMissing()) continue;
+    ASSIGN_OR_RETURN(*d.target, field[d.name].Duration());
+    if (*d.target < absl::Milliseconds(10)) return field[d.name].Error("must be at least 10ms");
+  }
+  if (cp.retry_max < cp.retry_initial) {
+    return field["retry_max"].Error("must not be shorter than retry_initial");
+  }
+  if (!field["delta"].IsMissing()) {
+    ASSIGN_OR_RETURN(cp.delta, field["delta"].Bool());
+  }
+  config->control_plane = std::move(cp);
+  return absl::OkStatus();
+}
+
+absl::Status ParseWorkload(const YamlField& field, bool required, WorkloadConfig* workload) {
+  if (field.IsMissing()) {
+    if (required) {
+      return field.Error("is required with control_plane: name and namespace identify the proxy");
+    }
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(field.OnlyKeys({"name", "namespace", "service_account", "ip", "labels"}));
+  if (required || !field["name"].IsMissing()) {
+    ASSIGN_OR_RETURN(workload->name, field["name"].String());
+  }
+  if (required || !field["namespace"].IsMissing()) {
+    ASSIGN_OR_RETURN(workload->ns, field["namespace"].String());
+  }
+  if (required || !field["service_account"].IsMissing()) {
+    ASSIGN_OR_RETURN(workload->service_account, field["service_account"].String());
+  }
+  if (!workload->ns.empty() || !workload->service_account.empty()) {
+    absl::StatusOr<certs::SpiffeId> id = certs::SpiffeId::ForServiceAccount(
+        "cluster.local", workload->ns.empty() ? "x" : workload->ns,
+        workload->service_account.empty() ? "x" : workload->service_account);
+    if (!id.ok()) return field.Error(id.status().message());
+  }
+  if (!field["ip"].IsMissing()) {
+    ASSIGN_OR_RETURN(workload->ip, field["ip"].String());
+  }
+  ASSIGN_OR_RETURN(workload->labels, field["labels"].StringMap());
+  return absl::OkStatus();
+}
+
 absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   RETURN_IF_ERROR(field.OnlyKeys({"workers", "max_connections", "listen_backlog", "buffer_size",
                                   "connect_timeout", "handshake_timeout", "idle_timeout",
-                                  "sniff_timeout", "drain_timeout"}));
+                                  "sniff_timeout", "drain_timeout", "http_max_header_bytes",
+                                  "http_max_body_bytes"}));
   struct IntLimit {
     const char* name;
     int64_t* target;
@@ -165,7 +231,11 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   for (const IntLimit& l : {IntLimit{"workers", &limits->workers, 1, 256},
                             IntLimit{"max_connections", &limits->max_connections, 1, 10000000},
                             IntLimit{"listen_backlog", &limits->listen_backlog, 1, 65535},
-                            IntLimit{"buffer_size", &limits->buffer_size, 1024, 1 << 20}}) {
+                            IntLimit{"buffer_size", &limits->buffer_size, 1024, 1 << 20},
+                            IntLimit{"http_max_header_bytes", &limits->http_max_header_bytes, 1024,
+                                     1 << 20},
+                            IntLimit{"http_max_body_bytes", &limits->http_max_body_bytes, 0,
+                                     int64_t{1} << 32}}) {
     if (!field[l.name].IsMissing()) {
       ASSIGN_OR_RETURN(*l.target, field[l.name].Int(l.min, l.max));
     }
@@ -196,8 +266,9 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   }
   YamlField root(docs[0].root, "");
   if (!root.IsMap()) return root.Error("the configuration must be a YAML map");
-  RETURN_IF_ERROR(root.OnlyKeys({"trust_domain", "log_level", "identity", "listeners", "admin",
-                                 "prometheus", "health", "inbound", "outbound", "limits"}));
+  RETURN_IF_ERROR(root.OnlyKeys({"trust_domain", "log_level", "identity", "control_plane",
+                                 "workload", "policy_files", "listeners", "admin", "prometheus",
+                                 "health", "inbound", "outbound", "limits"}));
   ProxyConfig config;
   config.admin = *net::ParseEndpoint("127.0.0.1:15000");
   config.prometheus = *net::ParseEndpoint("0.0.0.0:15090");
@@ -219,11 +290,27 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
       return root["log_level"].Error("must be debug, info, warn or error");
     }
   }
+  RETURN_IF_ERROR(ParseControlPlane(root["control_plane"], &config));
+  RETURN_IF_ERROR(ParseWorkload(root["workload"], config.control_plane.has_value(), &config.workload));
+  ASSIGN_OR_RETURN(config.policy_files, root["policy_files"].StringList());
   YamlField identity = root["identity"];
   RETURN_IF_ERROR(identity.OnlyKeys({"cert_file", "key_file", "bundle_file", "poll_interval"}));
-  ASSIGN_OR_RETURN(config.identity.cert_file, identity["cert_file"].String());
-  ASSIGN_OR_RETURN(config.identity.key_file, identity["key_file"].String());
-  ASSIGN_OR_RETURN(config.identity.bundle_file, identity["bundle_file"].String());
+  if (config.control_plane.has_value()) {
+    if (!identity.IsMissing()) {
+      return identity.Error(
+          "the certificate comes from the control plane's CA when control_plane is set; remove "
+          "identity or control_plane");
+    }
+  } else {
+    if (identity.IsMissing()) {
+      return root.Error(
+          "identity (certificate files) or control_plane (certificates from remora-control) is "
+          "required");
+    }
+    ASSIGN_OR_RETURN(config.identity.cert_file, identity["cert_file"].String());
+    ASSIGN_OR_RETURN(config.identity.key_file, identity["key_file"].String());
+    ASSIGN_OR_RETURN(config.identity.bundle_file, identity["bundle_file"].String());
+  }
   if (!identity["poll_interval"].IsMissing()) {
     ASSIGN_OR_RETURN(config.identity.poll_interval, identity["poll_interval"].Duration());
     if (config.identity.poll_interval < absl::Milliseconds(10)) {

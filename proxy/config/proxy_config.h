@@ -34,6 +34,7 @@ struct ListenerConfig {
 struct InboundPort {
   PeerAuthMode mode = PeerAuthMode::kStrict;
   AppProtocol protocol = AppProtocol::kTcp;
+  std::string name;  // the app's name for the port (NetworkPolicy named ports)
 };
 
 // A mesh destination this workload may call: the addresses its app dials and the identities that
@@ -44,6 +45,10 @@ struct Service {
   std::vector<std::string> identities;
   AppProtocol protocol = AppProtocol::kTcp;
   std::string sni;  // optional TLS server name to send
+  std::string port_name;
+  // Where to connect when the app dials one of `addresses` that is not itself an endpoint (a
+  // virtual address): one of these, in turn. Empty: connect to the dialled address.
+  std::vector<tcp::endpoint> endpoints;
 };
 
 struct Limits {
@@ -58,6 +63,10 @@ struct Limits {
   // server-first protocol.
   absl::Duration sniff_timeout = absl::Seconds(2);
   absl::Duration drain_timeout = absl::Seconds(20);
+  // HTTP ports: a request head larger than this is refused (400); a request body is read whole
+  // (so its framing is checked before the app sees it) up to this size, else 413.
+  int64_t http_max_header_bytes = 16 * 1024;
+  int64_t http_max_body_bytes = 16 * 1024 * 1024;
 };
 
 struct IdentityFilesConfig {
@@ -67,9 +76,38 @@ struct IdentityFilesConfig {
   absl::Duration poll_interval = absl::Seconds(1);
 };
 
+// Where the proxy gets its certificate and dynamic configuration when it is part of a mesh with
+// a control plane (instead of static files).
+struct ControlPlaneConfig {
+  std::string address;  // host:port of remora-control (xDS + CA over TLS)
+  // The name the control plane's certificate must carry (a DNS SAN), whatever address is dialled.
+  std::string server_name = "remora-control.remora-system.svc";
+  std::string token_file;  // the bootstrap token, re-read before every certificate request
+  std::string ca_file;     // roots to trust the control plane by before the first trust bundle
+  absl::Duration cert_lifetime = absl::Hours(24);  // requested
+  absl::Duration retry_initial = absl::Seconds(1);
+  absl::Duration retry_max = absl::Seconds(30);
+  bool delta = false;  // use incremental (delta) xDS instead of state of the world
+};
+
+// The workload this proxy serves. With a control plane, name and namespace identify it (the
+// control plane checks them against its registry and the proxy's certificate).
+struct WorkloadConfig {
+  std::string name;
+  std::string ns;
+  std::string service_account;
+  std::string ip;
+  std::map<std::string, std::string> labels;  // static mode: what local policies select on
+};
+
 struct ProxyConfig {
   std::string trust_domain = "cluster.local";
-  IdentityFilesConfig identity;
+  IdentityFilesConfig identity;  // static mode
+  std::optional<ControlPlaneConfig> control_plane;
+  WorkloadConfig workload;
+  // Static mode: policy documents (AuthorizationPolicy, NetworkPolicy, PeerAuthentication) to
+  // enforce without a control plane.
+  std::vector<std::string> policy_files;
   std::vector<ListenerConfig> listeners;
   std::optional<tcp::endpoint> admin;       // loopback admin API (15000)
   std::optional<tcp::endpoint> prometheus;  // metrics (15090)

@@ -6,6 +6,8 @@
 #include "net/endpoint.h"
 #include "proxy/net/original_dst.h"
 #include "proxy/net/sniff.h"
+#include "proxy/authorize.h"
+#include "proxy/http/inbound_http.h"
 #include "proxy/tls/tls_stream.h"
 
 namespace remora::proxy::inbound {
@@ -32,6 +34,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   ListenerStats& stats = *listener.stats;
   error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
+  const tcp::endpoint local = socket.local_endpoint(ec);
 
   absl::StatusOr<tcp::endpoint> app = AppEndpoint(socket, listener);
   if (!app.ok()) {
@@ -100,7 +103,22 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
     downstream = std::make_unique<net::TcpStream>(std::move(socket));
   }
 
-  // TODO(#5): network and HTTP authorization filters run here, before the app sees a byte.
+  // Authorization, before the app sees a connection. HTTP ports are authorized per request.
+  const std::string component = absl::StrCat("proxy.", listener.config.name);
+  filters::RequestAttributes attributes =
+      InboundAttributes(*snapshot, peer, local, app->port(), port, peer_identity);
+  if (port.protocol == AppProtocol::kHttp) {
+    stats.http_cx.Inc();
+    co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, snapshot, listener,
+                                    worker, session);
+    co_return;
+  }
+  if (Verdict v = Authorize(*snapshot, attributes, component); !v.allowed) {
+    stats.authz_denied.Inc();
+    LogRefusal(listener, peer, destination, peer_identity,
+               v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
+    co_return;
+  }
 
   absl::StatusOr<tcp::socket> upstream_socket =
       co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));

@@ -1,10 +1,13 @@
 #include "proxy/outbound/outbound_connection.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/net/original_dst.h"
+#include "proxy/authorize.h"
 #include "proxy/tls/tls_stream.h"
 
 namespace remora::proxy::outbound {
@@ -39,6 +42,26 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
                "(add it as a service, or set outbound.unknown_destinations: passthrough)");
     co_return;
   }
+  // Egress policy (NetworkPolicy) stops a connection at the client's own sidecar.
+  filters::RequestAttributes attributes = OutboundAttributes(*snapshot, peer, *destination, service);
+  if (Verdict v = Authorize(*snapshot, attributes, absl::StrCat("proxy.", listener.config.name));
+      !v.allowed) {
+    stats.authz_denied.Inc();
+    LogRefusal(listener, peer, dest_text, "",
+               v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
+    co_return;
+  }
+  // A virtual address is served by one of the service's endpoints, taken in turn.
+  tcp::endpoint connect_to = *destination;
+  if (service != nullptr && !service->endpoints.empty() &&
+      std::find(service->endpoints.begin(), service->endpoints.end(), *destination) ==
+          service->endpoints.end()) {
+    connect_to = service->endpoints[worker.round_robin++ % service->endpoints.size()];
+  } else if (service != nullptr && service->identities.empty()) {
+    LogRefusal(listener, peer, dest_text, "",
+               absl::StrCat("service ", service->name, " has no workload to serve it"));
+    co_return;
+  }
   net::TcpStream downstream(std::move(socket));
   const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
   if (service != nullptr &&
@@ -53,7 +76,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
 
   session.Track(&downstream, nullptr);
   absl::StatusOr<tcp::socket> upstream_socket =
-      co_await ConnectUpstream(worker.io, *destination, session, ToChrono(limits.connect_timeout));
+      co_await ConnectUpstream(worker.io, connect_to, session, ToChrono(limits.connect_timeout));
   session.Track(nullptr, nullptr);
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();

@@ -1,0 +1,36 @@
+// Asks the workload's policy about one connection or request, and logs what it said: denials
+// with the deciding policy and the explanation, AUDIT matches, and dry-run would-be decisions.
+#pragma once
+
+#include <string>
+
+#include "filters/request.h"
+#include "proxy/config/proxy_config.h"
+#include "proxy/snapshot.h"
+
+namespace remora::proxy {
+
+// The attributes of an inbound connection to `app_port` from `peer`; `peer_id` is the verified
+// SPIFFE ID, empty for plaintext.
+filters::RequestAttributes InboundAttributes(const Snapshot& snapshot, const tcp::endpoint& peer,
+                                             const tcp::endpoint& local, uint16_t app_port,
+                                             const InboundPort& port, const std::string& peer_id);
+
+// The attributes of an outbound connection from this workload to `destination`.
+filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot,
+                                              const tcp::endpoint& source,
+                                              const tcp::endpoint& destination,
+                                              const Service* service);
+
+struct Verdict {
+  bool allowed = true;
+  std::string reason;       // one line: what decided
+  std::string explanation;  // for denials: per rule, what failed (joined with " | ")
+};
+
+// Evaluates `request` against the snapshot's policy (none: allowed) and logs audits and dry-run
+// outcomes under `component`.
+Verdict Authorize(const Snapshot& snapshot, const filters::RequestAttributes& request,
+                  const std::string& component);
+
+}  // namespace remora::proxy

@@ -1,0 +1,250 @@
+#include "proxy/control/dynamic_config.h"
+
+#include <set>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "certs/spiffe_id.h"
+#include "filters/policy_yaml.h"
+
+namespace remora::proxy::control {
+namespace {
+
+constexpr absl::string_view kWorkloadSettingsType = "type.googleapis.com/remora.v1.WorkloadSettings";
+constexpr absl::string_view kServiceType = "type.googleapis.com/remora.v1.Service";
+constexpr absl::string_view kAuthorizationPolicyType = "type.googleapis.com/remora.v1.AuthorizationPolicy";
+constexpr absl::string_view kPeerAuthenticationType = "type.googleapis.com/remora.v1.PeerAuthentication";
+constexpr absl::string_view kTrustBundleType = "type.googleapis.com/remora.v1.TrustBundle";
+
+absl::Status Refuse(absl::string_view why) { return absl::InvalidArgumentError(why); }
+
+absl::Status CheckIp(absl::string_view ip, absl::string_view field) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(ip), ec);
+  if (ec) return Refuse(absl::StrCat(field, ": \"", ip, "\" is not an IP address"));
+  return absl::OkStatus();
+}
+
+absl::Status CheckPort(uint32_t port, absl::string_view field) {
+  if (port == 0 || port > 65535) return Refuse(absl::StrCat(field, ": ", port, " is not a port"));
+  return absl::OkStatus();
+}
+
+absl::Status CheckProtocol(absl::string_view protocol, absl::string_view field) {
+  if (protocol != "tcp" && protocol != "http" && !protocol.empty()) {
+    return Refuse(absl::StrCat(field, ": \"", protocol, "\" is not tcp or http"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PeerAuthMode> Mode(absl::string_view text, absl::string_view field) {
+  if (text == "STRICT") return PeerAuthMode::kStrict;
+  if (text == "PERMISSIVE") return PeerAuthMode::kPermissive;
+  if (text == "DISABLE") return PeerAuthMode::kDisable;
+  return Refuse(absl::StrCat(field, ": \"", text, "\" is not STRICT, PERMISSIVE or DISABLE"));
+}
+
+}  // namespace
+
+DynamicConfig::DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain)
+    : workload_key_(std::move(workload_key)),
+      identity_(std::move(identity)),
+      trust_domain_(std::move(trust_domain)) {}
+
+absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
+                                                  const google::protobuf::Any& any, bool dry_run) {
+  if (type == kWorkloadSettingsType) {
+    remora::v1::WorkloadSettings w;
+    if (!any.UnpackTo(&w)) return Refuse("not a remora.v1.WorkloadSettings");
+    const std::string name = absl::StrCat(w.namespace_(), "/", w.name());
+    if (name != workload_key_) {
+      return Refuse(absl::StrCat("settings are for workload ", name, ", this proxy serves ", workload_key_));
+    }
+    if (w.identity() != identity_) {
+      return Refuse(absl::StrCat("the control plane says ", name, " runs as ", w.identity(),
+                                 " but this proxy's identity is ", identity_));
+    }
+    for (int i = 0; i < w.ports_size(); ++i) {
+      if (absl::Status s = CheckPort(w.ports(i).port(), absl::StrCat("ports[", i, "].port")); !s.ok()) return s;
+      if (absl::Status s = CheckProtocol(w.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol")); !s.ok()) return s;
+    }
+    for (int i = 0; i < w.ips_size(); ++i) {
+      if (absl::Status s = CheckIp(w.ips(i), absl::StrCat("ips[", i, "]")); !s.ok()) return s;
+    }
+    if (!dry_run) workload_ = std::move(w);
+    return name;
+  }
+  if (type == kServiceType) {
+    remora::v1::Service s;
+    if (!any.UnpackTo(&s)) return Refuse("not a remora.v1.Service");
+    const std::string name = absl::StrCat(s.namespace_(), "/", s.name());
+    for (int i = 0; i < s.virtual_ips_size(); ++i) {
+      if (absl::Status st = CheckIp(s.virtual_ips(i), absl::StrCat("virtual_ips[", i, "]")); !st.ok()) return st;
+    }
+    for (int i = 0; i < s.endpoint_ips_size(); ++i) {
+      if (absl::Status st = CheckIp(s.endpoint_ips(i), absl::StrCat("endpoint_ips[", i, "]")); !st.ok()) return st;
+    }
+    if (s.ports_size() == 0) return Refuse("a service needs at least one port");
+    for (int i = 0; i < s.ports_size(); ++i) {
+      if (absl::Status st = CheckPort(s.ports(i).port(), absl::StrCat("ports[", i, "].port")); !st.ok()) return st;
+      if (absl::Status st = CheckPort(s.ports(i).target_port(), absl::StrCat("ports[", i, "].target_port")); !st.ok()) return st;
+      if (absl::Status st = CheckProtocol(s.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol")); !st.ok()) return st;
+    }
+    for (int i = 0; i < s.identities_size(); ++i) {
+      absl::StatusOr<certs::SpiffeId> id = certs::SpiffeId::Parse(s.identities(i));
+      if (!id.ok()) return Refuse(absl::StrCat("identities[", i, "]: ", id.status().message()));
+      if (id->trust_domain() != trust_domain_) {
+        return Refuse(absl::StrCat("identities[", i, "]: ", s.identities(i), " is not in trust domain ", trust_domain_));
+      }
+    }
+    if (!dry_run) services_[name] = std::move(s);
+    return name;
+  }
+  if (type == kAuthorizationPolicyType) {
+    remora::v1::AuthorizationPolicy p;
+    if (!any.UnpackTo(&p)) return Refuse("not a remora.v1.AuthorizationPolicy");
+    const std::string name = absl::StrCat(p.kind(), "/", p.namespace_(), "/", p.name());
+    absl::StatusOr<filters::PolicySet> parsed = filters::ParsePolicyDocuments(p.yaml(), name);
+    if (!parsed.ok()) return parsed.status();
+    const size_t authz = parsed->authorization_policies.size();
+    const size_t netpol = parsed->network_policies.size();
+    if (parsed->size() != 1 || (p.kind() == "AuthorizationPolicy" && authz != 1) ||
+        (p.kind() == "NetworkPolicy" && netpol != 1)) {
+      return Refuse(absl::StrCat("must hold exactly one ", p.kind(), " document"));
+    }
+    if (!dry_run) policies_[name] = Policy{std::move(p), std::move(*parsed)};
+    return name;
+  }
+  if (type == kPeerAuthenticationType) {
+    remora::v1::PeerAuthentication pa;
+    if (!any.UnpackTo(&pa)) return Refuse("not a remora.v1.PeerAuthentication");
+    if (absl::StatusOr<PeerAuthMode> m = Mode(pa.default_mode(), "default_mode"); !m.ok()) return m.status();
+    for (const auto& [port, mode] : pa.port_modes()) {
+      if (absl::Status s = CheckPort(port, "port_modes"); !s.ok()) return s;
+      if (absl::StatusOr<PeerAuthMode> m = Mode(mode, absl::StrCat("port_modes[", port, "]")); !m.ok()) {
+        return m.status();
+      }
+    }
+    if (!dry_run) peer_auth_ = std::move(pa);
+    return workload_key_;
+  }
+  if (type == kTrustBundleType) {
+    remora::v1::TrustBundle b;
+    if (!any.UnpackTo(&b)) return Refuse("not a remora.v1.TrustBundle");
+    if (b.trust_domain() != trust_domain_) {
+      return Refuse(absl::StrCat("bundle is for trust domain ", b.trust_domain(), ", not ", trust_domain_));
+    }
+    if (b.roots_pem_size() == 0) return Refuse("a trust bundle with no root would refuse every peer");
+    absl::StatusOr<certs::TrustBundle> parsed =
+        certs::TrustBundle::FromPem(absl::StrJoin(b.roots_pem(), ""), "trust bundle");
+    if (!parsed.ok()) return parsed.status();
+    if (!dry_run) bundle_ = std::move(b);
+    return trust_domain_;
+  }
+  return Refuse(absl::StrCat("unknown resource type ", type));
+}
+
+std::vector<remora::v1::ResourceError> DynamicConfig::Apply(const ReceivedUpdate& update) {
+  std::vector<remora::v1::ResourceError> errors;
+  std::set<std::string> present;
+  for (const ReceivedResource& r : update.resources) {
+    absl::StatusOr<std::string> name = Accept(update.type_url, *r.resource, /*dry_run=*/false);
+    if (!name.ok()) {
+      remora::v1::ResourceError e;
+      e.set_type_url(update.type_url);
+      e.set_name(r.name.empty() ? absl::StrCat("#", &r - update.resources.data()) : r.name);
+      e.set_reason(std::string(name.status().message()));
+      errors.push_back(std::move(e));
+      if (!r.name.empty()) present.insert(r.name);  // keep its last accepted version
+      continue;
+    }
+    present.insert(*name);
+  }
+  auto remove = [&](auto& map) {
+    for (auto it = map.begin(); it != map.end();) {
+      const bool gone = update.complete_set
+                            ? present.count(it->first) == 0
+                            : std::find(update.removed.begin(), update.removed.end(), it->first) !=
+                                  update.removed.end();
+      it = gone ? map.erase(it) : std::next(it);
+    }
+  };
+  if (update.type_url == kServiceType) remove(services_);
+  if (update.type_url == kAuthorizationPolicyType) remove(policies_);
+  // WorkloadSettings, PeerAuthentication and TrustBundle are never removed by absence: losing
+  // the trust bundle would refuse every peer. They change by replacement only.
+  return errors;
+}
+
+ProxyConfig DynamicConfig::Effective(const ProxyConfig& base) const {
+  ProxyConfig c = base;
+  if (workload_.has_value()) {
+    c.unknown_destinations = workload_->outbound_policy() == remora::v1::WorkloadSettings::DENY
+                                 ? UnknownDestinationPolicy::kDeny
+                                 : UnknownDestinationPolicy::kPassthrough;
+    for (const remora::v1::Port& p : workload_->ports()) {
+      InboundPort& port =
+          c.inbound_ports.try_emplace(static_cast<uint16_t>(p.port()), InboundPort{c.default_mode})
+              .first->second;
+      port.protocol = p.protocol() == "http" ? AppProtocol::kHttp : AppProtocol::kTcp;
+      port.name = p.name();
+    }
+  }
+  if (peer_auth_.has_value()) {
+    c.default_mode = *Mode(peer_auth_->default_mode(), "");
+    for (auto& [port, settings] : c.inbound_ports) settings.mode = c.default_mode;
+    for (const auto& [port, mode] : peer_auth_->port_modes()) {
+      c.inbound_ports[static_cast<uint16_t>(port)].mode = *Mode(mode, "");
+    }
+  }
+  for (const auto& [name, s] : services_) {
+    std::vector<std::string> identities(s.identities().begin(), s.identities().end());
+    for (const remora::v1::ServicePort& p : s.ports()) {
+      Service service;
+      service.name = absl::StrCat(name, ":", p.port());
+      service.identities = identities;
+      service.protocol = p.protocol() == "http" ? AppProtocol::kHttp : AppProtocol::kTcp;
+      service.port_name = p.name();
+      if (!s.hostnames().empty()) service.sni = s.hostnames(0);
+      for (const std::string& ip : s.virtual_ips()) {
+        service.addresses.emplace_back(asio::ip::make_address(ip), static_cast<uint16_t>(p.port()));
+      }
+      for (const std::string& ip : s.endpoint_ips()) {
+        tcp::endpoint ep(asio::ip::make_address(ip), static_cast<uint16_t>(p.target_port()));
+        service.addresses.push_back(ep);
+        service.endpoints.push_back(ep);
+      }
+      c.services.push_back(std::move(service));
+    }
+  }
+  return c;
+}
+
+filters::PolicySet DynamicConfig::Policies() const {
+  filters::PolicySet set;
+  for (const auto& [name, p] : policies_) {
+    filters::PolicySet copy = p.parsed;
+    set.Append(std::move(copy));
+  }
+  return set;
+}
+
+filters::Labels DynamicConfig::Labels() const {
+  filters::Labels labels;
+  if (workload_.has_value()) {
+    for (const auto& [k, v] : workload_->labels()) labels.emplace(k, v);
+  }
+  return labels;
+}
+
+std::optional<certs::TrustBundle> DynamicConfig::Bundle() const {
+  if (!bundle_.has_value()) return std::nullopt;
+  absl::StatusOr<certs::TrustBundle> b =
+      certs::TrustBundle::FromPem(absl::StrJoin(bundle_->roots_pem(), ""), "trust bundle");
+  if (!b.ok()) return std::nullopt;
+  return std::move(*b);
+}
+
+}  // namespace remora::proxy::control

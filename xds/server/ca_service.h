@@ -1,0 +1,34 @@
+// istio.v1.auth.IstioCertificateService on the control plane: authenticates the bootstrap token,
+// has the CA sign the CSR for the identity the token proves, and logs every decision.
+#pragma once
+
+#include "certs/ca.h"
+#include "certs/token_authority.h"
+#include "common/stats.h"
+#include "istio/v1/auth/ca.grpc.pb.h"
+
+namespace remora::xds {
+
+#define REMORA_CA_STATS(COUNTER, GAUGE)                                          \
+  COUNTER(csr_received, "CreateCertificate calls")                              \
+  COUNTER(csr_issued, "Certificates issued")                                    \
+  COUNTER(csr_refused_token, "Calls refused: missing, invalid or expired token") \
+  COUNTER(csr_refused_request, "Calls refused: bad CSR, weak key or identity mismatch")
+REMORA_DECLARE_STATS(CaStats, REMORA_CA_STATS);
+
+class CaService final : public istio::v1::auth::IstioCertificateService::CallbackService {
+ public:
+  CaService(certs::CertificateAuthority& ca, const certs::TokenAuthority& tokens, CaStats& stats)
+      : ca_(ca), tokens_(tokens), stats_(stats) {}
+
+  grpc::ServerUnaryReactor* CreateCertificate(
+      grpc::CallbackServerContext* context, const istio::v1::auth::IstioCertificateRequest* request,
+      istio::v1::auth::IstioCertificateResponse* response) override;
+
+ private:
+  certs::CertificateAuthority& ca_;
+  const certs::TokenAuthority& tokens_;
+  CaStats& stats_;
+};
+
+}  // namespace remora::xds

@@ -1,0 +1,208 @@
+#include "xds/server/control_plane.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <cstring>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "net/endpoint.h"
+
+namespace remora::xds {
+
+ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(options)) {
+  ca_stats_.Register(registry_, "ca_", "");
+  ads_stats_.Register(registry_, "xds_", "");
+}
+
+ControlPlane::~ControlPlane() {
+  if (grpc_ != nullptr) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (ads_ != nullptr) ads_->Stop();
+}
+
+void ControlPlane::OnCaChange() {
+  if (absl::Status s = serving_->Refresh(absl::Now()); !s.ok()) {
+    LOG_ERROR("control", "cannot renew the serving certificate: ", s.message());
+  }
+  // Also publish the new bundle for clients that bootstrap from the state directory.
+  (void)WriteFileAtomic(options_.state_dir + "/ca-bundle.pem",
+                        absl::StrJoin(ca_->BundlePem(), ""), 0644);
+  ads_->Refresh();
+}
+
+absl::Status ControlPlane::Start() {
+  if (::mkdir(options_.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create state directory ", options_.state_dir, ": ", std::strerror(errno)));
+  }
+  const absl::Time now = absl::Now();
+  certs::CaOptions ca_options;
+  ca_options.state_dir = options_.state_dir;
+  ca_options.trust_domain = options_.trust_domain;
+  ca_options.default_lifetime = options_.cert_lifetime;
+  ca_options.max_lifetime = std::max(options_.max_cert_lifetime, options_.cert_lifetime);
+  ca_options.plugin_chain_file = options_.plugin_ca_chain;
+  ca_options.plugin_key_file = options_.plugin_ca_key;
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> ca =
+      certs::CertificateAuthority::Open(ca_options, now);
+  if (!ca.ok()) return ca.status();
+  ca_ = std::move(*ca);
+  absl::StatusOr<std::unique_ptr<certs::TokenAuthority>> tokens =
+      certs::TokenAuthority::Open(options_.state_dir);
+  if (!tokens.ok()) return tokens.status();
+  tokens_ = std::move(*tokens);
+  absl::StatusOr<OperatorAuth> auth = OperatorAuth::Open(options_.state_dir);
+  if (!auth.ok()) return auth.status();
+  operator_auth_ = std::make_unique<OperatorAuth>(std::move(*auth));
+  absl::StatusOr<std::unique_ptr<ConfigStore>> store = ConfigStore::Open(options_.state_dir + "/store");
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+
+  ServingIdentityOptions serving;
+  serving.dir = options_.state_dir + "/serving";
+  serving.spiffe_id = absl::StrCat("spiffe://", options_.trust_domain, "/ns/",
+                                   options_.own_namespace, "/sa/remora-control");
+  serving.dns_names = {absl::StrCat("remora-control.", options_.own_namespace, ".svc"),
+                       absl::StrCat("remora-control.", options_.own_namespace, ".svc.cluster.local"),
+                       "localhost"};
+  serving.lifetime = std::min(options_.cert_lifetime, absl::Hours(24));
+  serving_ = std::make_unique<ServingIdentity>(*ca_, serving);
+  if (absl::Status s = serving_->Refresh(now); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomic(options_.state_dir + "/ca-bundle.pem",
+                                       absl::StrJoin(ca_->BundlePem(), ""), 0644);
+      !s.ok()) {
+    return s;
+  }
+
+  AdsOptions ads_options;
+  ads_options.trust_domain = options_.trust_domain;
+  ads_options.debounce = options_.debounce;
+  ads_options.allow_plaintext = !options_.dev_listen.empty();
+  ads_options.bundle = [this] { return ca_->BundlePem(); };
+  ads_ = std::make_unique<AdsServer>(ads_options, tracker_, ads_stats_);
+  if (absl::Status s = PublishRegistry(*store_, *ads_, options_.root_namespace); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("stored configuration does not load: ", s.message()));
+  }
+  ca_service_ = std::make_unique<CaService>(*ca_, *tokens_, ca_stats_);
+  operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
+      *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
+      [this] { asio::post(io_, [this] { OnCaChange(); }); }});
+
+  // TLS whose files (serving certificate, key, bundle) are reloaded when they change, so
+  // renewals and root rotations need no restart. Client certificates are verified when sent:
+  // xDS requires one (checked per stream), the CA accepts bootstrap tokens instead.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      serving_->key_file(), serving_->cert_file(), serving_->bundle_file(), 1);
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_root_certs();
+  tls.watch_identity_key_cert_pairs();
+  tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::ServerBuilder builder;
+  int tls_port = 0;
+  int dev_port = 0;
+  builder.AddListeningPort(options_.listen, grpc::experimental::TlsServerCredentials(tls), &tls_port);
+  if (!options_.dev_listen.empty()) {
+    builder.AddListeningPort(options_.dev_listen, grpc::InsecureServerCredentials(), &dev_port);
+  }
+  builder.RegisterService(ca_service_.get());
+  builder.RegisterService(ads_.get());
+  builder.RegisterService(operator_service_.get());
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr || tls_port == 0 || (!options_.dev_listen.empty() && dev_port == 0)) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen,
+                                               options_.dev_listen.empty() ? "" : " or ",
+                                               options_.dev_listen, " (port in use?)"));
+  }
+  nlohmann::json ports;
+  const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  ports["grpc"] = absl::StrCat(host, ":", tls_port);
+  if (dev_port != 0) {
+    ports["dev"] = absl::StrCat(options_.dev_listen.substr(0, options_.dev_listen.rfind(':')), ":", dev_port);
+  }
+  if (!options_.admin_listen.empty()) {
+    absl::StatusOr<tcp::endpoint> admin = net::ParseEndpoint(options_.admin_listen);
+    if (!admin.ok()) return absl::InvalidArgumentError(absl::StrCat("--admin: ", admin.status().message()));
+    http::ServerOptions admin_options;
+    admin_options.name = "control.admin";
+    admin_ = std::make_unique<http::Server>(
+        io_,
+        [this](const http::Request& r) {
+          std::string path(r.target());
+          if (path == "/ready") {
+            return http::MakeResponse(r, ready_ ? http::beast_http::status::ok
+                                                : http::beast_http::status::service_unavailable,
+                                      ready_ ? "ready\n" : "starting\n");
+          }
+          if (path == "/stats/prometheus" || path == "/metrics") {
+            return http::MakeResponse(r, http::beast_http::status::ok, registry_.RenderPrometheus(),
+                                      "text/plain; version=0.0.4");
+          }
+          return http::MakeResponse(r, http::beast_http::status::not_found,
+                                    "control plane admin: /ready, /stats/prometheus\n");
+        },
+        admin_options);
+    if (absl::Status s = admin_->Listen(*admin); !s.ok()) return s;
+    admin_->Start();
+    ports["admin"] = net::ToString(admin_->bound());
+  }
+  if (!options_.bound_ports_file.empty()) {
+    if (absl::Status s = WriteFileAtomic(options_.bound_ports_file, ports.dump() + "\n", 0644); !s.ok()) {
+      return s;
+    }
+  }
+  ready_ = true;
+  LOG_INFO("control", "serving xDS, CA and operator API on ", ports["grpc"].get<std::string>(),
+           dev_port ? absl::StrCat("; plaintext development xDS on ", ports["dev"].get<std::string>())
+                    : std::string(""),
+           "; trust domain ", options_.trust_domain, "; state ", options_.state_dir,
+           "; operator token ", operator_auth_->path());
+  return absl::OkStatus();
+}
+
+awaitable<void> ControlPlane::Maintenance() {
+  asio::steady_timer timer(io_);
+  while (true) {
+    timer.expires_after(std::chrono::seconds(10));
+    auto [ec] = co_await timer.async_wait(kUseTuple);
+    if (ec) co_return;
+    if (absl::Status s = serving_->Refresh(absl::Now()); !s.ok()) {
+      LOG_ERROR("control", "cannot renew the serving certificate: ", s.message());
+    }
+  }
+}
+
+absl::Status ControlPlane::Run() {
+  if (absl::Status s = Start(); !s.ok()) return s;
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](const error_code& ec, int signo) {
+    if (ec) return;
+    LOG_INFO("control", "signal ", signo, ": shutting down");
+    ready_ = false;
+    if (admin_) admin_->Stop();
+    io_.stop();
+  });
+  asio::co_spawn(io_, Maintenance(), asio::detached);
+  io_.run();
+  grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc_.reset();
+  ads_->Stop();
+  LOG_INFO("control", "stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace remora::xds

@@ -1,0 +1,75 @@
+// The remora-control process: the CA and xDS over gRPC+TLS (15012), the operator API, an optional
+// plaintext development port (15010), health and metrics, all around one state directory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "certs/ca.h"
+#include "certs/token_authority.h"
+#include "common/stats.h"
+#include "http/http_server.h"
+#include "net/asio.h"
+#include "xds/server/ads_server.h"
+#include "xds/server/ca_service.h"
+#include "xds/server/operator_auth.h"
+#include "xds/server/operator_service.h"
+#include "xds/server/proxy_tracker.h"
+#include "xds/server/serving_identity.h"
+#include "xds/store/config_store.h"
+
+namespace remora::xds {
+
+struct ControlPlaneOptions {
+  std::string state_dir = "/var/lib/remora";
+  std::string trust_domain = "cluster.local";
+  std::string listen = "0.0.0.0:15012";      // xDS, CA and operator API over TLS
+  std::string dev_listen;                     // plaintext xDS for development; "" = off
+  std::string admin_listen = "127.0.0.1:15014";  // /ready, /stats/prometheus; "" = off
+  std::string root_namespace = "remora-system";
+  std::string own_namespace = "remora-system";
+  absl::Duration debounce = absl::Milliseconds(10);
+  absl::Duration cert_lifetime = absl::Hours(24);
+  absl::Duration max_cert_lifetime = absl::Hours(24 * 30);
+  std::string plugin_ca_chain;
+  std::string plugin_ca_key;
+  std::string bound_ports_file;  // JSON of the bound addresses, once listening
+};
+
+class ControlPlane {
+ public:
+  explicit ControlPlane(ControlPlaneOptions options);
+  ~ControlPlane();
+
+  // Opens the state, binds every port, serves until SIGTERM/SIGINT, then shuts down.
+  absl::Status Run();
+
+ private:
+  absl::Status Start();
+  void OnCaChange();
+  awaitable<void> Maintenance();
+
+  ControlPlaneOptions options_;
+  asio::io_context io_{1};
+  StatsRegistry registry_;
+  CaStats ca_stats_;
+  AdsStats ads_stats_;
+  ProxyTracker tracker_;
+  std::unique_ptr<certs::CertificateAuthority> ca_;
+  std::unique_ptr<certs::TokenAuthority> tokens_;
+  std::unique_ptr<OperatorAuth> operator_auth_;
+  std::unique_ptr<ConfigStore> store_;
+  std::unique_ptr<ServingIdentity> serving_;
+  std::unique_ptr<AdsServer> ads_;
+  std::unique_ptr<CaService> ca_service_;
+  std::unique_ptr<OperatorService> operator_service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<http::Server> admin_;
+  bool ready_ = false;
+};
+
+}  // namespace remora::xds

@@ -1,0 +1,273 @@
+#include "xds/server/operator_service.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/yaml.h"
+#include "filters/policy_yaml.h"
+#include "xds/registry/registry.h"
+#include "xds/server/grpc_auth.h"
+#include "xds/view/resource_types.h"
+
+namespace remora::xds {
+namespace {
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+
+constexpr char kSupportedKinds[] =
+    "security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 PeerAuthentication, "
+    "networking.k8s.io/v1 NetworkPolicy, remora.io/v1 Workload, remora.io/v1 Service, v1 Namespace";
+
+}  // namespace
+
+absl::Status ValidateDocument(const Document& doc) {
+  if (IsRemoraKind(doc.api_version, doc.key.kind)) return ValidateRegistryDocument(doc);
+  if (IsPolicyKind(doc.api_version, doc.key.kind)) {
+    absl::StatusOr<filters::PolicySet> set = filters::ParsePolicyDocuments(DumpYaml(doc.node), doc.where);
+    return set.status();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(doc.where, ": apiVersion \"", doc.api_version,
+                                                 "\" kind \"", doc.key.kind,
+                                                 "\" is not supported; supported: ", kSupportedKinds));
+}
+
+absl::Status PublishRegistry(ConfigStore& store, AdsServer& ads, const std::string& root_namespace) {
+  absl::StatusOr<std::shared_ptr<const Registry>> registry =
+      Registry::Build(store.Current(), root_namespace);
+  if (!registry.ok()) return registry.status();
+  ads.Update(std::move(*registry));
+  return absl::OkStatus();
+}
+
+grpc::Status OperatorService::Apply(grpc::ServerContext* context,
+                                    const remora::v1::ApplyRequest* request,
+                                    remora::v1::ApplyResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<ApplyResult> result =
+      deps_.store.Apply(request->yaml(), request->source().empty() ? "request" : request->source(),
+                        request->delete_(), ValidateDocument);
+  if (!result.ok()) {
+    LOG_WARN("operator", request->delete_() ? "delete" : "apply", " refused: ", result.status().message());
+    return ToGrpc(result.status());
+  }
+  for (const ApplyResult::Change& change : result->changes) {
+    remora::v1::AppliedObject* o = response->add_objects();
+    o->set_kind(change.key.kind);
+    o->set_namespace_(change.key.ns);
+    o->set_name(change.key.name);
+    o->set_action(change.action);
+  }
+  response->set_version(result->version);
+  if (result->changed) {
+    LOG_INFO("operator", request->delete_() ? "deleted" : "applied", " ", result->changes.size(),
+             " object(s) from ", request->source(), "; configuration version ", result->version);
+    if (absl::Status s = PublishRegistry(deps_.store, deps_.ads, deps_.root_namespace); !s.ok()) {
+      LOG_ERROR("operator", "registry rebuild failed after apply: ", s.message());
+      return ToGrpc(absl::InternalError(absl::StrCat("stored, but not pushed: ", s.message())));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::Get(grpc::ServerContext* context,
+                                  const remora::v1::GetRequest* request,
+                                  remora::v1::GetResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  std::shared_ptr<const StoreSnapshot> snapshot = deps_.store.Current();
+  for (const auto& [key, obj] : snapshot->objects) {
+    if (request->kind() != "all" && !request->kind().empty() && request->kind() != key.kind) continue;
+    if (!request->namespace_().empty() && request->namespace_() != key.ns) continue;
+    if (!request->name().empty() && request->name() != key.name) continue;
+    remora::v1::StoredObject* o = response->add_objects();
+    o->set_kind(key.kind);
+    o->set_namespace_(key.ns);
+    o->set_name(key.name);
+    o->set_yaml(obj.yaml);
+    o->set_version(obj.version);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::WaitForVersion(grpc::ServerContext* context,
+                                             const remora::v1::WaitRequest* request,
+                                             remora::v1::WaitResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  const absl::Time deadline =
+      absl::Now() + absl::Milliseconds(request->timeout_ms() == 0 ? 10000 : request->timeout_ms());
+  std::optional<PushRecord> push;
+  // The pusher debounces; wait for it to have computed who this version affects.
+  while (!(push = deps_.tracker.PushFor(request->version())) && absl::Now() < deadline &&
+         !context->IsCancelled()) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  response->set_version(request->version());
+  if (!push) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("version ", request->version(), " was not pushed in time"));
+  }
+  response->set_affected(static_cast<uint32_t>(push->affected.size()));
+  while (true) {
+    uint32_t answered = 0;
+    uint32_t slowest = 0;
+    std::vector<remora::v1::ProxyProgress> pending;
+    for (const std::string& key : push->affected) {
+      std::optional<ProxyState> state = deps_.tracker.Find(key);
+      remora::v1::ProxyProgress progress;
+      progress.set_proxy(key);
+      if (!state) {
+        progress.set_state("disconnected");
+        progress.set_detail("the proxy disconnected before acknowledging");
+        pending.push_back(progress);
+        continue;
+      }
+      if (state->synced_version >= push->version) {
+        const uint32_t ms = static_cast<uint32_t>(
+            std::max<int64_t>(0, absl::ToInt64Milliseconds(state->synced_at - push->pushed_at)));
+        slowest = std::max(slowest, ms);
+        progress.set_millis(ms);
+        if (state->nacked_version >= push->version) {
+          progress.set_state("nacked");
+          progress.set_detail(state->last_nack);
+          pending.push_back(progress);
+        } else {
+          progress.set_state("acked");
+          ++answered;
+        }
+        continue;
+      }
+      progress.set_state("pending");
+      progress.set_detail(absl::StrCat("has acknowledged version ", state->synced_version));
+      pending.push_back(progress);
+    }
+    const bool all_answered =
+        std::all_of(pending.begin(), pending.end(), [](const remora::v1::ProxyProgress& p) {
+          return p.state() == "nacked" || p.state() == "disconnected";
+        });
+    if (all_answered || absl::Now() >= deadline || context->IsCancelled()) {
+      response->set_acked(answered);
+      response->set_slowest_ms(slowest);
+      for (auto& p : pending) *response->add_proxies() = std::move(p);
+      return grpc::Status::OK;
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+grpc::Status OperatorService::ProxyStatus(grpc::ServerContext* context,
+                                          const remora::v1::ProxyStatusRequest* request,
+                                          remora::v1::ProxyStatusResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  const uint64_t current = deps_.store.Current()->version;
+  response->set_config_version(current);
+  std::vector<ProxyState> states = deps_.tracker.Snapshot();
+  std::sort(states.begin(), states.end(),
+            [](const ProxyState& a, const ProxyState& b) { return a.key < b.key; });
+  for (const ProxyState& state : states) {
+    remora::v1::ProxyStatusEntry* e = response->add_proxies();
+    e->set_proxy(state.key);
+    e->set_identity(state.identity);
+    e->set_peer(state.peer);
+    e->set_connected_since(Rfc3339(state.connected_since));
+    e->set_config_version(state.synced_version);
+    e->set_synced(state.synced_version >= current);
+    for (const auto& [type, t] : state.types) {
+      remora::v1::TypeStatus* ts = e->add_types();
+      ts->set_type_url(type);
+      ts->set_sent_version(t.sent_version);
+      ts->set_acked_version(t.acked_version);
+      ts->set_last_nack(t.last_nack);
+      for (const auto& r : t.rejected) *ts->add_rejected() = r;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::ProxyConfig(grpc::ServerContext* context,
+                                          const remora::v1::ProxyConfigRequest* request,
+                                          remora::v1::ProxyConfigResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  std::vector<std::string> parts = absl::StrSplit(request->proxy(), '/');
+  if (parts.size() != 2) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name the proxy as <namespace>/<workload>");
+  }
+  absl::StatusOr<WorkloadView> view = deps_.ads.ViewFor(parts[0], parts[1]);
+  if (!view.ok()) return ToGrpc(view.status());
+  nlohmann::json out = nlohmann::json::object();
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  for (const auto& [type, resources] : view->types) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [name, r] : resources) {
+      std::string json;
+      (void)google::protobuf::util::MessageToJsonString(r.resource, &json, options);
+      list.push_back({{"name", name}, {"version", r.hash}, {"resource", nlohmann::json::parse(json, nullptr, false)}});
+    }
+    out[std::string(ShortTypeName(type))] = list;
+  }
+  response->set_json(out.dump(2));
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::CreateToken(grpc::ServerContext* context,
+                                          const remora::v1::CreateTokenRequest* request,
+                                          remora::v1::CreateTokenResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  const absl::Duration ttl = absl::Seconds(request->ttl_seconds() == 0 ? 3600 : request->ttl_seconds());
+  if (ttl > absl::Hours(24 * 7)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "bootstrap tokens live at most 168h; they only start a workload's first CSR");
+  }
+  const absl::Time now = absl::Now();
+  absl::StatusOr<std::string> token =
+      deps_.tokens.Mint(request->namespace_(), request->service_account(), ttl, now);
+  if (!token.ok()) return ToGrpc(token.status());
+  response->set_token(*token);
+  response->set_expires(Rfc3339(now + ttl));
+  LOG_INFO("operator", "minted bootstrap token for ", request->namespace_(), "/",
+           request->service_account(), " expires=", response->expires());
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::RotateCa(grpc::ServerContext* context,
+                                       const remora::v1::RotateCaRequest* request,
+                                       remora::v1::RotateCaResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  const std::string& step = request->step();
+  absl::StatusOr<std::string> message = std::string("no change");
+  if (step == "add") {
+    message = deps_.ca.RotateAdd(absl::Now());
+  } else if (step == "switch") {
+    message = deps_.ca.RotateSwitch();
+  } else if (step == "retire") {
+    message = deps_.ca.RotateRetire();
+  } else if (step == "next") {
+    message = deps_.ca.RotateNext(absl::Now());
+  } else if (step != "status" && !step.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("unknown step \"", step, "\"; use status, add, switch, retire or next"));
+  }
+  if (!message.ok()) return ToGrpc(message.status());
+  if (step != "status" && !step.empty()) {
+    LOG_INFO("operator", "CA rotation: ", *message);
+    if (deps_.on_ca_change) deps_.on_ca_change();
+  }
+  response->set_phase(deps_.ca.Phase());
+  response->set_message(*message);
+  for (const certs::RootInfo& r : deps_.ca.Roots()) {
+    remora::v1::CaRoot* root = response->add_roots();
+    root->set_fingerprint(r.fingerprint);
+    root->set_not_after(Rfc3339(r.not_after));
+    root->set_signing(r.signing);
+    root->set_in_bundle(r.in_bundle);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace remora::xds
