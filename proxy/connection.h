@@ -29,6 +29,8 @@ struct WorkerResources {
   SessionList& sessions;
   ProxyStats& proxy_stats;
   uint64_t round_robin = 0;  // endpoint choice for virtual addresses
+  // The worker's newest snapshot: long-lived HTTP connections authorize each request with it.
+  const std::shared_ptr<const Snapshot>* latest = nullptr;
 };
 
 // Connects to `to` within the session's connect timeout.

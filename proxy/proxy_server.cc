@@ -105,8 +105,10 @@ void ProxyServer::OnIdentity(std::shared_ptr<const tls::Identity> identity) {
     return;
   }
   proxy_stats_.identity_expiry_seconds.Set(absl::ToUnixSeconds((*contexts)->identity().leaf.not_after));
+  const bool first = tls_ == nullptr;
   tls_ = std::move(*contexts);
   Publish();
+  if (first && xds_ != nullptr) xds_->Kick();  // xDS waits for a certificate to authenticate with
 }
 
 admin::Readiness ProxyServer::Ready() const {
@@ -186,8 +188,9 @@ absl::Status ProxyServer::StartWithControlPlane() {
   absl::StatusOr<certs::SpiffeId> id =
       certs::SpiffeId::ForServiceAccount(config_->trust_domain, w.ns, w.service_account);
   if (!id.ok()) return id.status();
-  dynamic_ = std::make_unique<control::DynamicConfig>(absl::StrCat(w.ns, "/", w.name), id->str(),
-                                                      config_->trust_domain);
+  dynamic_ = std::make_unique<control::DynamicConfig>(
+      absl::StrCat(w.ns, "/", w.name), id->str(), config_->trust_domain,
+      static_cast<size_t>(config_->limits.max_policies));
   certificates_ = std::make_unique<control::CertificateClient>(
       cp, config_->trust_domain, id->str(),
       [this](std::shared_ptr<const tls::Identity> identity) {

@@ -7,9 +7,13 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <string>
 
 #include <boost/intrusive/list.hpp>
 
+#include "common/stats.h"
+#include "filters/request.h"
 #include "proxy/net/stream.h"
 
 namespace remora::proxy {
@@ -60,6 +64,16 @@ class Session : public boost::intrusive::list_base_hook<
   Phase phase() const { return phase_; }
 
   Clock::time_point last_activity = Clock::now();
+
+  // An L4 connection admitted by policy remembers what it was admitted as, so it can be
+  // re-authorized (and closed) when the policy changes under it.
+  struct Admission {
+    filters::RequestAttributes attributes;
+    std::string component;  // log component, "proxy.inbound"
+    std::string who;        // "from=... to=... peer_identity=..." for the log line
+    Counter* denied = nullptr;
+  };
+  std::unique_ptr<Admission> admission;
 
  private:
   Phase phase_ = Phase::kSniff;

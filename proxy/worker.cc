@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "proxy/authorize.h"
 #include "proxy/inbound/inbound_connection.h"
 #include "net/endpoint.h"
 #include "net/listen.h"
@@ -19,7 +20,7 @@ Worker::Worker(int index, const Limits& limits, ProxyStats& proxy_stats,
       active_connections_(active_connections),
       work_(asio::make_work_guard(io_)),
       pool_(static_cast<size_t>(limits.buffer_size), 256),
-      resources_{io_, pool_, sessions_, proxy_stats_},
+      resources_{io_, pool_, sessions_, proxy_stats_, 0, &snapshot_},
       sweep_timer_(io_) {}
 
 Worker::~Worker() {
@@ -74,8 +75,26 @@ void Worker::Start(std::shared_ptr<const Snapshot> snapshot) {
 
 void Worker::Publish(std::shared_ptr<const Snapshot> snapshot) {
   asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    const bool policy_changed = snapshot_ == nullptr || snapshot_->policy() != snapshot->policy();
     snapshot_ = std::move(snapshot);
+    if (policy_changed) Reauthorize();
   });
+}
+
+void Worker::Reauthorize() {
+  // Policies are live: a connection admitted under the old policy is checked against the new one
+  // and closed if it would no longer be admitted.
+  for (Session& session : sessions_) {
+    if (session.admission == nullptr) continue;
+    Session::Admission& a = *session.admission;
+    Verdict v = Authorize(*snapshot_, a.attributes, a.component);
+    if (v.allowed) continue;
+    if (a.denied != nullptr) a.denied->Inc();
+    LOG_WARN(a.component, "closing connection ", a.who, " reason=",
+             Quote(absl::StrCat("policy changed: ", v.reason)));
+    session.admission.reset();
+    session.Abort();
+  }
 }
 
 void Worker::StopAccepting() {

@@ -39,6 +39,7 @@ class Worker {
  private:
   awaitable<void> AcceptLoop(ListenerRuntime& listener, tcp::acceptor& acceptor);
   awaitable<void> Sweep(Clock::duration interval);
+  void Reauthorize();
   void Spawn(awaitable<void> task, const char* what);
 
   const int index_;

@@ -222,7 +222,7 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   RETURN_IF_ERROR(field.OnlyKeys({"workers", "max_connections", "listen_backlog", "buffer_size",
                                   "connect_timeout", "handshake_timeout", "idle_timeout",
                                   "sniff_timeout", "drain_timeout", "http_max_header_bytes",
-                                  "http_max_body_bytes"}));
+                                  "http_max_body_bytes", "max_policies"}));
   struct IntLimit {
     const char* name;
     int64_t* target;
@@ -235,7 +235,8 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
                             IntLimit{"http_max_header_bytes", &limits->http_max_header_bytes, 1024,
                                      1 << 20},
                             IntLimit{"http_max_body_bytes", &limits->http_max_body_bytes, 0,
-                                     int64_t{1} << 32}}) {
+                                     int64_t{1} << 32},
+                            IntLimit{"max_policies", &limits->max_policies, 0, 10000000}}) {
     if (!field[l.name].IsMissing()) {
       ASSIGN_OR_RETURN(*l.target, field[l.name].Int(l.min, l.max));
     }

@@ -67,6 +67,9 @@ struct Limits {
   // (so its framing is checked before the app sees it) up to this size, else 413.
   int64_t http_max_header_bytes = 16 * 1024;
   int64_t http_max_body_bytes = 16 * 1024 * 1024;
+  // Authorization documents this proxy accepts from the control plane; more are refused (NACKed)
+  // one by one, protecting the proxy's memory from a runaway configuration.
+  int64_t max_policies = 10000;
 };
 
 struct IdentityFilesConfig {

@@ -48,13 +48,15 @@ absl::StatusOr<PeerAuthMode> Mode(absl::string_view text, absl::string_view fiel
 
 }  // namespace
 
-DynamicConfig::DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain)
+DynamicConfig::DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain,
+                             size_t max_policies)
     : workload_key_(std::move(workload_key)),
       identity_(std::move(identity)),
-      trust_domain_(std::move(trust_domain)) {}
+      trust_domain_(std::move(trust_domain)),
+      max_policies_(max_policies) {}
 
 absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
-                                                  const google::protobuf::Any& any, bool dry_run) {
+                                                  const google::protobuf::Any& any) {
   if (type == kWorkloadSettingsType) {
     remora::v1::WorkloadSettings w;
     if (!any.UnpackTo(&w)) return Refuse("not a remora.v1.WorkloadSettings");
@@ -73,7 +75,7 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     for (int i = 0; i < w.ips_size(); ++i) {
       if (absl::Status s = CheckIp(w.ips(i), absl::StrCat("ips[", i, "]")); !s.ok()) return s;
     }
-    if (!dry_run) workload_ = std::move(w);
+    workload_ = std::move(w);
     return name;
   }
   if (type == kServiceType) {
@@ -99,7 +101,7 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
         return Refuse(absl::StrCat("identities[", i, "]: ", s.identities(i), " is not in trust domain ", trust_domain_));
       }
     }
-    if (!dry_run) services_[name] = std::move(s);
+    services_[name] = std::move(s);
     return name;
   }
   if (type == kAuthorizationPolicyType) {
@@ -114,7 +116,11 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
         (p.kind() == "NetworkPolicy" && netpol != 1)) {
       return Refuse(absl::StrCat("must hold exactly one ", p.kind(), " document"));
     }
-    if (!dry_run) policies_[name] = Policy{std::move(p), std::move(*parsed)};
+    if (policies_.count(name) == 0 && policies_.size() >= max_policies_) {
+      return Refuse(absl::StrCat("this proxy already enforces ", policies_.size(),
+                                 " authorization documents, its limit (limits.max_policies)"));
+    }
+    policies_[name] = Policy{std::move(p), std::move(*parsed)};
     return name;
   }
   if (type == kPeerAuthenticationType) {
@@ -127,7 +133,7 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
         return m.status();
       }
     }
-    if (!dry_run) peer_auth_ = std::move(pa);
+    peer_auth_ = std::move(pa);
     return workload_key_;
   }
   if (type == kTrustBundleType) {
@@ -140,27 +146,33 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     absl::StatusOr<certs::TrustBundle> parsed =
         certs::TrustBundle::FromPem(absl::StrJoin(b.roots_pem(), ""), "trust bundle");
     if (!parsed.ok()) return parsed.status();
-    if (!dry_run) bundle_ = std::move(b);
+    bundle_ = std::move(b);
     return trust_domain_;
   }
   return Refuse(absl::StrCat("unknown resource type ", type));
 }
 
+namespace {
+
+// The name a resource is known by, from its content (state-of-the-world responses carry none).
+std::string NameOf(absl::string_view type, const google::protobuf::Any& any) {
+  if (type == kServiceType) {
+    remora::v1::Service s;
+    if (any.UnpackTo(&s)) return absl::StrCat(s.namespace_(), "/", s.name());
+  } else if (type == kAuthorizationPolicyType) {
+    remora::v1::AuthorizationPolicy p;
+    if (any.UnpackTo(&p)) return absl::StrCat(p.kind(), "/", p.namespace_(), "/", p.name());
+  }
+  return "";
+}
+
+}  // namespace
+
 std::vector<remora::v1::ResourceError> DynamicConfig::Apply(const ReceivedUpdate& update) {
-  std::vector<remora::v1::ResourceError> errors;
+  // Removals first, so a replaced set never counts old and new resources together.
   std::set<std::string> present;
   for (const ReceivedResource& r : update.resources) {
-    absl::StatusOr<std::string> name = Accept(update.type_url, *r.resource, /*dry_run=*/false);
-    if (!name.ok()) {
-      remora::v1::ResourceError e;
-      e.set_type_url(update.type_url);
-      e.set_name(r.name.empty() ? absl::StrCat("#", &r - update.resources.data()) : r.name);
-      e.set_reason(std::string(name.status().message()));
-      errors.push_back(std::move(e));
-      if (!r.name.empty()) present.insert(r.name);  // keep its last accepted version
-      continue;
-    }
-    present.insert(*name);
+    present.insert(r.name.empty() ? NameOf(update.type_url, *r.resource) : r.name);
   }
   auto remove = [&](auto& map) {
     for (auto it = map.begin(); it != map.end();) {
@@ -171,10 +183,24 @@ std::vector<remora::v1::ResourceError> DynamicConfig::Apply(const ReceivedUpdate
       it = gone ? map.erase(it) : std::next(it);
     }
   };
-  if (update.type_url == kServiceType) remove(services_);
-  if (update.type_url == kAuthorizationPolicyType) remove(policies_);
   // WorkloadSettings, PeerAuthentication and TrustBundle are never removed by absence: losing
   // the trust bundle would refuse every peer. They change by replacement only.
+  if (update.type_url == kServiceType) remove(services_);
+  if (update.type_url == kAuthorizationPolicyType) remove(policies_);
+
+  std::vector<remora::v1::ResourceError> errors;
+  for (size_t i = 0; i < update.resources.size(); ++i) {
+    const ReceivedResource& r = update.resources[i];
+    absl::StatusOr<std::string> name = Accept(update.type_url, *r.resource);
+    if (name.ok()) continue;
+    // A refused resource keeps its last accepted version, if it had one.
+    remora::v1::ResourceError e;
+    e.set_type_url(update.type_url);
+    std::string known = r.name.empty() ? NameOf(update.type_url, *r.resource) : r.name;
+    e.set_name(known.empty() ? absl::StrCat("resource #", i) : known);
+    e.set_reason(std::string(name.status().message()));
+    errors.push_back(std::move(e));
+  }
   return errors;
 }
 

@@ -20,7 +20,8 @@ namespace remora::proxy::control {
 class DynamicConfig {
  public:
   // `workload_key` is "<namespace>/<name>", `identity` the SPIFFE ID this proxy serves.
-  DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain);
+  DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain,
+                size_t max_policies);
 
   // Applies an update; returns the refused resources with the reason (the rest applied).
   std::vector<remora::v1::ResourceError> Apply(const ReceivedUpdate& update);
@@ -42,12 +43,12 @@ class DynamicConfig {
   };
 
   // Validates one resource; returns its name, or why it is refused.
-  absl::StatusOr<std::string> Accept(const std::string& type, const google::protobuf::Any& any,
-                                     bool dry_run);
+  absl::StatusOr<std::string> Accept(const std::string& type, const google::protobuf::Any& any);
 
   std::string workload_key_;
   std::string identity_;
   std::string trust_domain_;
+  size_t max_policies_;
   std::optional<remora::v1::WorkloadSettings> workload_;
   std::optional<remora::v1::PeerAuthentication> peer_auth_;
   std::optional<remora::v1::TrustBundle> bundle_;

@@ -124,6 +124,11 @@ void XdsClient::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void XdsClient::Kick() {
+  absl::MutexLock lock(&mu_);
+  kicked_ = true;
+}
+
 bool XdsClient::connected() const {
   absl::MutexLock lock(&mu_);
   return connected_;
@@ -217,8 +222,9 @@ void XdsClient::Loop() {
                absl::FormatDuration(wait));
     }
     absl::MutexLock lock(&mu_);
-    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stop), wait);
+    auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || kicked_; };
+    mu_.AwaitWithTimeout(absl::Condition(&wake), wait);
+    kicked_ = false;
   }
 }
 

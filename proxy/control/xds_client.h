@@ -78,6 +78,8 @@ class XdsClient {
 
   void Start();
   void Stop();
+  // Retry now instead of waiting out the backoff (the proxy just got its certificate).
+  void Kick();
   bool connected() const;
 
  private:
@@ -93,6 +95,7 @@ class XdsClient {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // to cancel from Stop
   std::thread thread_;
 };

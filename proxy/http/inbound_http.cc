@@ -108,7 +108,9 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
 
     filters::RequestAttributes request = connection;
     FillHttpAttributes(head, *path, authority, request);
-    Verdict verdict = Authorize(*snapshot, request, component);
+    // The newest policy decides each request, also on a connection opened before it changed.
+    const std::shared_ptr<const Snapshot> current = worker.latest != nullptr ? *worker.latest : snapshot;
+    Verdict verdict = Authorize(*current, request, component);
     if (!verdict.allowed) {
       stats.http_denied.Inc();
       stats.authz_denied.Inc();

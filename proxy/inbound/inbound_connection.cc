@@ -119,6 +119,11 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
                v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
     co_return;
   }
+  session.admission = std::make_unique<Session::Admission>(Session::Admission{
+      std::move(attributes), component,
+      absl::StrCat("from=", net::ToString(peer), " to=", destination, " peer_identity=",
+                   Quote(peer_identity.empty() ? "-" : peer_identity)),
+      &stats.authz_denied});
 
   absl::StatusOr<tcp::socket> upstream_socket =
       co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));

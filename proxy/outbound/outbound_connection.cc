@@ -51,6 +51,9 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
                v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
     co_return;
   }
+  session.admission = std::make_unique<Session::Admission>(Session::Admission{
+      attributes, absl::StrCat("proxy.", listener.config.name),
+      absl::StrCat("from=", net::ToString(peer), " to=", dest_text), &stats.authz_denied});
   // A virtual address is served by one of the service's endpoints, taken in turn.
   tcp::endpoint connect_to = *destination;
   if (service != nullptr && !service->endpoints.empty() &&

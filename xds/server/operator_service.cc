@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -30,8 +31,16 @@ constexpr char kSupportedKinds[] =
 absl::Status ValidateDocument(const Document& doc) {
   if (IsRemoraKind(doc.api_version, doc.key.kind)) return ValidateRegistryDocument(doc);
   if (IsPolicyKind(doc.api_version, doc.key.kind)) {
-    absl::StatusOr<filters::PolicySet> set = filters::ParsePolicyDocuments(DumpYaml(doc.node), doc.where);
-    return set.status();
+    absl::StatusOr<filters::PolicySet> set = filters::ParsePolicyDocuments(DumpYaml(doc.node), "-");
+    if (set.ok()) return absl::OkStatus();
+    // The parser saw this document alone ("-: document 1 (...): field: why"); say where it
+    // really is in the operator's input.
+    absl::string_view message = set.status().message();
+    const size_t after_place = message.find("): ");
+    if (absl::StartsWith(message, "-: document 1 (") && after_place != absl::string_view::npos) {
+      message.remove_prefix(after_place + 3);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(doc.where, ": ", message));
   }
   return absl::InvalidArgumentError(absl::StrCat(doc.where, ": apiVersion \"", doc.api_version,
                                                  "\" kind \"", doc.key.kind,
@@ -257,6 +266,15 @@ grpc::Status OperatorService::RotateCa(grpc::ServerContext* context,
   if (step != "status" && !step.empty()) {
     LOG_INFO("operator", "CA rotation: ", *message);
     if (deps_.on_ca_change) deps_.on_ca_change();
+    // A version of its own, so `ca rotate --wait` and proxy-status can tell who has the bundle.
+    absl::StatusOr<uint64_t> version = deps_.store.Bump();
+    if (!version.ok()) return ToGrpc(version.status());
+    if (absl::Status s = PublishRegistry(deps_.store, deps_.ads, deps_.root_namespace); !s.ok()) {
+      return ToGrpc(s);
+    }
+    response->set_version(*version);
+  } else {
+    response->set_version(deps_.store.Current()->version);
   }
   response->set_phase(deps_.ca.Phase());
   response->set_message(*message);

@@ -137,6 +137,17 @@ std::shared_ptr<const StoreSnapshot> ConfigStore::Current() const {
   return current_;
 }
 
+absl::StatusOr<uint64_t> ConfigStore::Bump() {
+  absl::MutexLock apply_lock(&apply_mu_);
+  auto next = std::make_shared<StoreSnapshot>(*Current());
+  next->version += 1;
+  RETURN_IF_ERROR(Persist(*next));
+  const uint64_t version = next->version;
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(next);
+  return version;
+}
+
 absl::Status ConfigStore::Persist(const StoreSnapshot& snapshot) const {
   json objects = json::array();
   for (const auto& [key, obj] : snapshot.objects) {

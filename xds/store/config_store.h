@@ -82,6 +82,10 @@ class ConfigStore {
 
   std::shared_ptr<const StoreSnapshot> Current() const;
 
+  // A new version with no object changed, for changes that live outside the store but must reach
+  // proxies as a version of their own (a CA root rotation). Persisted before it returns.
+  absl::StatusOr<uint64_t> Bump();
+
  private:
   absl::Status Persist(const StoreSnapshot& snapshot) const;
 
