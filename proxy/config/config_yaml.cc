@@ -171,8 +171,10 @@ absl::Status ParseControlPlane(const YamlField& field, ProxyConfig* config) {
     const char* name;
     absl::Duration* target;
   };
-  for (const DurationField& d : {DurationField{"cert_lifetime", &cp.cert_lifetime},
-                                 DurationField{"retry_initial", &cp.retry_initial},
+  if (!field["cert_lifetime"].IsMissing()) {
+    ASSIGN_OR_RETURN(cp.cert_lifetime, field["cert_lifetime"].Duration());
+  }
+  for (const DurationField& d : {DurationField{"retry_initial", &cp.retry_initial},
                                  DurationField{"retry_max", &cp.retry_max}}) {
     if (field[d.name].IsMissing()) continue;
     ASSIGN_OR_RETURN(*d.target, field[d.name].Duration());

@@ -87,7 +87,8 @@ struct ControlPlaneConfig {
   std::string server_name = "remora-control.remora-system.svc";
   std::string token_file;  // the bootstrap token, re-read before every certificate request
   std::string ca_file;     // roots to trust the control plane by before the first trust bundle
-  absl::Duration cert_lifetime = absl::Hours(24);  // requested
+  // Requested certificate lifetime; zero leaves it to the CA (its --cert-lifetime).
+  absl::Duration cert_lifetime = absl::ZeroDuration();
   absl::Duration retry_initial = absl::Seconds(1);
   absl::Duration retry_max = absl::Seconds(30);
   bool delta = false;  // use incremental (delta) xDS instead of state of the world
