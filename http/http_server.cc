@@ -27,9 +27,9 @@ Response MakeResponse(const Request& request, beast_http::status status, std::st
 
 class Server::Impl {
  public:
-  Impl(asio::io_context& io, Handler handler, ServerOptions options,
+  Impl(asio::io_context& io, AsyncHandler handler, ServerOptions options,
        std::shared_ptr<ssl::context> tls)
-      : io_(io), handler_(std::move(handler)), options_(std::move(options)), tls_(std::move(tls)),
+      : tls_(std::move(tls)), io_(io), handler_(std::move(handler)), options_(std::move(options)),
         acceptor_(io) {}
 
   absl::Status Listen(const tcp::endpoint& endpoint, tcp::endpoint* bound) {
@@ -140,7 +140,7 @@ class Server::Impl {
         co_return;
       }
       Request request = parser.release();
-      Response response = handler_(request);
+      Response response = co_await handler_(request);
       beast::get_lowest_layer(stream).expires_after(ToChrono(options_.read_timeout));
       auto [wec, wn] = co_await beast_http::async_write(stream, response, kUseTuple);
       if (wec || !response.keep_alive()) co_return;
@@ -153,7 +153,7 @@ class Server::Impl {
   }
 
   asio::io_context& io_;
-  Handler handler_;
+  AsyncHandler handler_;
   ServerOptions options_;
   tcp::acceptor acceptor_;
   int64_t active_ = 0;
@@ -162,7 +162,15 @@ class Server::Impl {
 
 Server::Server(asio::io_context& io, Handler handler, ServerOptions options,
                std::shared_ptr<ssl::context> tls)
-    : impl_(std::make_unique<Impl>(io, std::move(handler), std::move(options), std::move(tls))) {}
+    : impl_(std::make_unique<Impl>(
+          io,
+          [handler = std::move(handler)](const Request& r) -> awaitable<Response> {
+            co_return handler(r);
+          },
+          std::move(options), std::move(tls))) {}
+
+Server::Server(asio::io_context& io, AsyncHandler handler, ServerOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(handler), std::move(options), nullptr)) {}
 
 Server::~Server() = default;
 

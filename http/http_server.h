@@ -24,6 +24,8 @@ using Request = beast_http::request<beast_http::string_body>;
 using Response = beast_http::response<beast_http::string_body>;
 // Called on the server's io_context thread. Must not block.
 using Handler = std::function<Response(const Request&)>;
+// For answers that need I/O of their own (a probe forwarded to the app).
+using AsyncHandler = std::function<awaitable<Response>(const Request&)>;
 
 struct ServerOptions {
   std::string name = "http";          // for logs
@@ -42,6 +44,7 @@ class Server {
   // With `tls` non-null the server speaks HTTPS using that context (which must outlive it).
   Server(asio::io_context& io, Handler handler, ServerOptions options,
          std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
+  Server(asio::io_context& io, AsyncHandler handler, ServerOptions options);
   ~Server();
 
   absl::Status Listen(const tcp::endpoint& endpoint);

@@ -9,6 +9,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "filters/policy_yaml.h"
+#include "proxy/admin/app_probe.h"
 #include "proxy/control/channel.h"
 #include "net/endpoint.h"
 
@@ -249,8 +250,21 @@ absl::Status ProxyServer::Start() {
     options.name = absl::StrCat("proxy.", e.name);
     options.body_limit = 4096;
     auto handler = e.handler;
+    const bool health = std::string(e.name) == "health";
     auto server = std::make_unique<http::Server>(
-        io_, [this, handler](const http::Request& r) { return handler(r, *this); }, options);
+        io_,
+        [this, handler, health](const http::Request& r) -> awaitable<http::Response> {
+          // Rewritten kubelet probes run against the app; everything else answers at once.
+          std::string path(r.target().substr(0, r.target().find('?')));
+          if (health) {
+            auto probe = config_->app_probes.find(path);
+            if (probe != config_->app_probes.end()) {
+              co_return co_await admin::RunAppProbe(probe->second, r, absl::Seconds(10));
+            }
+          }
+          co_return handler(r, *this);
+        },
+        options);
     if (absl::Status s = server->Listen(*e.address); !s.ok()) return s;
     server->Start();
     ports[e.name] = net::ToString(server->bound());

@@ -220,6 +220,48 @@ absl::Status ParseWorkload(const YamlField& field, bool required, WorkloadConfig
   return absl::OkStatus();
 }
 
+absl::Status ParseAppProbes(const YamlField& field, std::map<std::string, AppProbe>* out) {
+  ASSIGN_OR_RETURN(auto entries, field.Entries());
+  for (auto& [path, probe] : entries) {
+    if (path.rfind("/app-health/", 0) != 0) {
+      return probe.Error("probe paths start with /app-health/");
+    }
+    RETURN_IF_ERROR(probe.OnlyKeys({"http_get", "tcp_socket"}));
+    AppProbe p;
+    YamlField http = probe["http_get"];
+    YamlField tcp = probe["tcp_socket"];
+    if (http.IsMissing() == tcp.IsMissing()) return probe.Error("needs exactly one of http_get and tcp_socket");
+    YamlField spec = http.IsMissing() ? tcp : http;
+    p.http = !http.IsMissing();
+    RETURN_IF_ERROR(spec.OnlyKeys({"port", "path", "scheme", "host", "headers"}));
+    ASSIGN_OR_RETURN(int64_t port, spec["port"].Int(1, 65535));
+    p.port = static_cast<uint16_t>(port);
+    if (!spec["host"].IsMissing()) {
+      ASSIGN_OR_RETURN(std::string host, spec["host"].String());
+      if (!host.empty()) p.host = host;
+    }
+    if (p.http) {
+      if (!spec["path"].IsMissing()) {
+        ASSIGN_OR_RETURN(p.path, spec["path"].String());
+      }
+      if (p.path.empty() || p.path[0] != '/') p.path = "/" + p.path;
+      if (!spec["scheme"].IsMissing()) {
+        ASSIGN_OR_RETURN(std::string scheme, spec["scheme"].String());
+        if (scheme != "HTTP" && scheme != "HTTPS") return spec["scheme"].Error("must be HTTP or HTTPS");
+        p.https = scheme == "HTTPS";
+      }
+      YamlField headers = spec["headers"];
+      for (size_t i = 0; i < headers.size(); ++i) {
+        ASSIGN_OR_RETURN(std::string name, headers.At(i)["name"].String());
+        ASSIGN_OR_RETURN(std::string value, headers.At(i)["value"].String());
+        p.headers.emplace_back(std::move(name), std::move(value));
+      }
+    }
+    (*out)[path] = std::move(p);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   RETURN_IF_ERROR(field.OnlyKeys({"workers", "max_connections", "listen_backlog", "buffer_size",
                                   "connect_timeout", "handshake_timeout", "idle_timeout",
@@ -271,7 +313,7 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   if (!root.IsMap()) return root.Error("the configuration must be a YAML map");
   RETURN_IF_ERROR(root.OnlyKeys({"trust_domain", "log_level", "identity", "control_plane",
                                  "workload", "policy_files", "listeners", "admin", "prometheus",
-                                 "health", "inbound", "outbound", "limits"}));
+                                 "health", "inbound", "outbound", "limits", "app_probes"}));
   ProxyConfig config;
   config.admin = *net::ParseEndpoint("127.0.0.1:15000");
   config.prometheus = *net::ParseEndpoint("0.0.0.0:15090");
@@ -327,6 +369,7 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   RETURN_IF_ERROR(ParseInbound(root["inbound"], &config));
   RETURN_IF_ERROR(ParseOutbound(root["outbound"], config.trust_domain, &config));
   RETURN_IF_ERROR(ParseLimits(root["limits"], &config.limits));
+  RETURN_IF_ERROR(ParseAppProbes(root["app_probes"], &config.app_probes));
   return config;
 }
 

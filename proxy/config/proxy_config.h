@@ -104,6 +104,17 @@ struct WorkloadConfig {
   std::map<std::string, std::string> labels;  // static mode: what local policies select on
 };
 
+// A kubelet probe of the app, rewritten by the injector to the sidecar's health port: the proxy
+// runs it against the app locally, so probes keep working when the app's port requires mTLS.
+struct AppProbe {
+  bool http = true;               // httpGet; false: tcpSocket
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string path = "/";
+  bool https = false;             // scheme HTTPS (the kubelet does not verify the certificate)
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 struct ProxyConfig {
   std::string trust_domain = "cluster.local";
   IdentityFilesConfig identity;  // static mode
@@ -112,6 +123,8 @@ struct ProxyConfig {
   // Static mode: policy documents (AuthorizationPolicy, NetworkPolicy, PeerAuthentication) to
   // enforce without a control plane.
   std::vector<std::string> policy_files;
+  // Rewritten probes by health-port path ("/app-health/<container>/readyz").
+  std::map<std::string, AppProbe> app_probes;
   std::vector<ListenerConfig> listeners;
   std::optional<tcp::endpoint> admin;       // loopback admin API (15000)
   std::optional<tcp::endpoint> prometheus;  // metrics (15090)

@@ -43,7 +43,8 @@ absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> ControlPlaneProcess::Start(
   }
   nlohmann::json j = nlohmann::json::parse(ReadFileOrEmpty(ports));
   return std::unique_ptr<ControlPlaneProcess>(new ControlPlaneProcess(
-      std::move(*process), dir, j["grpc"].get<std::string>(), j.value("admin", "")));
+      std::move(*process), dir, j["grpc"].get<std::string>(), j.value("admin", ""),
+      j.value("webhook", "")));
 }
 
 CommandResult Remoractl(const ControlPlaneProcess& control, const std::vector<std::string>& args,

@@ -24,16 +24,23 @@ class ControlPlaneProcess {
   std::string state_dir() const { return dir_ + "/state"; }
   std::string ca_bundle() const { return state_dir() + "/ca-bundle.pem"; }
   const std::string& admin() const { return admin_; }
+  const std::string& webhook() const { return webhook_; }
   Subprocess& process() { return process_; }
   std::string Log() const { return process_.Log(); }
 
  private:
-  ControlPlaneProcess(Subprocess p, std::string dir, std::string address, std::string admin)
-      : process_(std::move(p)), dir_(std::move(dir)), address_(std::move(address)), admin_(std::move(admin)) {}
+  ControlPlaneProcess(Subprocess p, std::string dir, std::string address, std::string admin,
+                      std::string webhook)
+      : process_(std::move(p)),
+        dir_(std::move(dir)),
+        address_(std::move(address)),
+        admin_(std::move(admin)),
+        webhook_(std::move(webhook)) {}
   Subprocess process_;
   std::string dir_;
   std::string address_;
   std::string admin_;
+  std::string webhook_;
 };
 
 struct CommandResult {

@@ -160,6 +160,28 @@ absl::Status ControlPlane::Start() {
     admin_->Start();
     ports["admin"] = net::ToString(admin_->bound());
   }
+  if (!options_.webhook_listen.empty()) {
+    absl::StatusOr<tcp::endpoint> listen = net::ParseEndpoint(options_.webhook_listen);
+    if (!listen.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--webhook-listen: ", listen.status().message()));
+    }
+    inject::InjectorSettings settings;
+    if (!options_.injector_settings.empty()) {
+      absl::StatusOr<inject::InjectorSettings> loaded = inject::LoadSettingsFile(options_.injector_settings);
+      if (!loaded.ok()) return loaded.status();
+      settings = std::move(*loaded);
+    }
+    inject::WebhookServerOptions webhook;
+    webhook.listen = *listen;
+    webhook.cert_file = options_.webhook_cert.empty() ? serving_->cert_file() : options_.webhook_cert;
+    webhook.key_file = options_.webhook_key.empty() ? serving_->key_file() : options_.webhook_key;
+    absl::StatusOr<std::unique_ptr<inject::WebhookServer>> server =
+        inject::WebhookServer::Create(io_, webhook, std::move(settings));
+    if (!server.ok()) return server.status();
+    webhook_ = std::move(*server);
+    if (absl::Status s = webhook_->Start(); !s.ok()) return s;
+    ports["webhook"] = net::ToString(webhook_->bound());
+  }
   if (!options_.bound_ports_file.empty()) {
     if (absl::Status s = WriteFileAtomic(options_.bound_ports_file, ports.dump() + "\n", 0644); !s.ok()) {
       return s;
@@ -194,6 +216,7 @@ absl::Status ControlPlane::Run() {
     LOG_INFO("control", "signal ", signo, ": shutting down");
     ready_ = false;
     if (admin_) admin_->Stop();
+    if (webhook_) webhook_->Stop();
     io_.stop();
   });
   asio::co_spawn(io_, Maintenance(), asio::detached);

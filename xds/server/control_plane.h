@@ -13,6 +13,7 @@
 #include "certs/token_authority.h"
 #include "common/stats.h"
 #include "http/http_server.h"
+#include "inject/webhook_server.h"
 #include "net/asio.h"
 #include "xds/server/ads_server.h"
 #include "xds/server/ca_service.h"
@@ -38,6 +39,12 @@ struct ControlPlaneOptions {
   std::string plugin_ca_chain;
   std::string plugin_ca_key;
   std::string bound_ports_file;  // JSON of the bound addresses, once listening
+  // Sidecar injection webhook (HTTPS, admission.k8s.io/v1); "" = off. Without its own certificate
+  // it serves the control plane's (names remora-control.<namespace>.svc, issued by the mesh CA).
+  std::string webhook_listen;
+  std::string webhook_cert;
+  std::string webhook_key;
+  std::string injector_settings;  // YAML file; defaults when empty
 };
 
 class ControlPlane {
@@ -69,6 +76,7 @@ class ControlPlane {
   std::unique_ptr<OperatorService> operator_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<http::Server> admin_;
+  std::unique_ptr<inject::WebhookServer> webhook_;
   bool ready_ = false;
 };
 

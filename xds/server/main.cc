@@ -38,6 +38,13 @@ int main(int argc, char** argv) {
                "operator-supplied CA: signing certificate chain (PEM, up to its root)");
   flags.String("plugin-ca-key", &o.plugin_ca_key, "operator-supplied CA: signing key (PEM)");
   flags.String("bound-ports-file", &o.bound_ports_file, "write the bound addresses here as JSON");
+  flags.String("webhook-listen", &o.webhook_listen,
+               "sidecar injection webhook over HTTPS (host:port, e.g. 0.0.0.0:15017; empty = off)");
+  flags.String("webhook-cert", &o.webhook_cert,
+               "webhook certificate chain (PEM); default: the control plane's own, from its CA");
+  flags.String("webhook-key", &o.webhook_key, "webhook private key (PEM)");
+  flags.String("injector-settings", &o.injector_settings,
+               "YAML with the injector's images, control plane address, defaults (see inject/settings.h)");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   std::vector<std::string> positional;
   absl::Status parsed = flags.Parse(argc, argv, &positional);
