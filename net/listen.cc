@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/ip/v6_only.hpp>
+
 #include "absl/strings/str_cat.h"
 
 namespace remora::net {
@@ -22,6 +24,10 @@ absl::StatusOr<tcp::acceptor> Listen(asio::io_context& io, const tcp::endpoint& 
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail("open");
   acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    // [::] serves IPv4 too (dual stack), whatever net.ipv6.bindv6only says.
+    acceptor.set_option(asio::ip::v6_only(false), ec);
+  }
   if (reuse_port) {
     int one = 1;
     if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {

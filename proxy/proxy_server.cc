@@ -12,6 +12,7 @@
 #include "proxy/admin/app_probe.h"
 #include "proxy/control/channel.h"
 #include "net/endpoint.h"
+#include "net/listen.h"
 
 namespace remora::proxy {
 
@@ -226,14 +227,27 @@ absl::Status ProxyServer::Start() {
   absl::Status source = config_->control_plane.has_value() ? StartWithControlPlane() : StartStatic();
   if (!source.ok()) return source;
 
-  for (const ListenerConfig& l : config_->listeners) bound_.push_back(l.address);
+  std::vector<ListenerConfig> listeners;
   std::vector<ListenerStats*> stats;
-  for (auto& s : listener_stats_) stats.push_back(s.get());
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    const ListenerConfig& l = config_->listeners[i];
+    if (l.optional) {
+      absl::StatusOr<tcp::acceptor> probe = net::Listen(io_, l.address, true, 1, l.name);
+      if (!probe.ok()) {
+        LOG_INFO("proxy", "skipping optional ", l.name, " listener: ", probe.status().message());
+        continue;
+      }
+    }
+    listeners.push_back(l);
+    stats.push_back(listener_stats_[i].get());
+    bound_.push_back(l.address);
+  }
   for (int64_t i = 0; i < config_->limits.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), config_->limits, proxy_stats_,
                                                 active_connections_));
-    if (absl::Status s = workers_.back()->Bind(config_->listeners, stats, bound_); !s.ok()) return s;
+    if (absl::Status s = workers_.back()->Bind(listeners, stats, bound_); !s.ok()) return s;
   }
+  active_listeners_ = listeners;
 
   nlohmann::json ports = nlohmann::json::object();
   struct HttpEndpoint {
@@ -270,11 +284,11 @@ absl::Status ProxyServer::Start() {
     ports[e.name] = net::ToString(server->bound());
     http_servers_.push_back(std::move(server));
   }
-  for (size_t i = 0; i < config_->listeners.size(); ++i) {
-    ports[config_->listeners[i].name] = net::ToString(bound_[i]);
-    LOG_INFO("proxy", config_->listeners[i].name, " listener on ", net::ToString(bound_[i]),
-             config_->listeners[i].target
-                 ? absl::StrCat(" (target ", net::ToString(*config_->listeners[i].target), ")")
+  for (size_t i = 0; i < active_listeners_.size(); ++i) {
+    ports[active_listeners_[i].name] = net::ToString(bound_[i]);
+    LOG_INFO("proxy", active_listeners_[i].name, " listener on ", net::ToString(bound_[i]),
+             active_listeners_[i].target
+                 ? absl::StrCat(" (target ", net::ToString(*active_listeners_[i].target), ")")
                  : std::string(" (original destination from SO_ORIGINAL_DST)"));
   }
   for (auto& worker : workers_) worker->Start(snapshot_);

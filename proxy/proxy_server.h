@@ -64,6 +64,7 @@ class ProxyServer final : public admin::AdminView {
   std::atomic<int64_t> active_connections_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<tcp::endpoint> bound_;
+  std::vector<ListenerConfig> active_listeners_;  // what was bound, parallel to bound_
   std::unique_ptr<tls::FileIdentityWatcher> identity_watcher_;
   std::vector<std::unique_ptr<http::Server>> http_servers_;
   std::shared_ptr<const Snapshot> snapshot_;  // io_ thread only

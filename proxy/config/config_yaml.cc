@@ -318,9 +318,12 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   config.admin = *net::ParseEndpoint("127.0.0.1:15000");
   config.prometheus = *net::ParseEndpoint("0.0.0.0:15090");
   config.health = *net::ParseEndpoint("0.0.0.0:15021");
+  // IPv6 capture (remora-init) redirects to [pod IP]:15006 and [::1]:15001: the defaults serve
+  // both families; the IPv6 ones are skipped where the node has no IPv6.
   config.listeners = {
-      ListenerConfig{"inbound", true, *net::ParseEndpoint("0.0.0.0:15006"), std::nullopt},
-      ListenerConfig{"outbound", false, *net::ParseEndpoint("127.0.0.1:15001"), std::nullopt}};
+      ListenerConfig{"inbound", true, *net::ParseEndpoint("[::]:15006"), std::nullopt, false},
+      ListenerConfig{"outbound", false, *net::ParseEndpoint("127.0.0.1:15001"), std::nullopt, false},
+      ListenerConfig{"outbound-ipv6", false, *net::ParseEndpoint("[::1]:15001"), std::nullopt, true}};
 
   if (!root["trust_domain"].IsMissing()) {
     ASSIGN_OR_RETURN(config.trust_domain, root["trust_domain"].String());

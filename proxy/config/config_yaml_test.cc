@@ -19,8 +19,10 @@ TEST(ConfigYamlTest, MinimalConfigGetsSafeDefaults) {
   absl::StatusOr<ProxyConfig> c = Parse("");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->trust_domain, "cluster.local");
-  ASSERT_EQ(c->listeners.size(), 2u);
-  EXPECT_EQ(net::ToString(c->listeners[0].address), "0.0.0.0:15006");
+  ASSERT_EQ(c->listeners.size(), 3u);
+  EXPECT_EQ(net::ToString(c->listeners[0].address), "[::]:15006");
+  EXPECT_EQ(net::ToString(c->listeners[2].address), "[::1]:15001");
+  EXPECT_TRUE(c->listeners[2].optional);
   EXPECT_TRUE(c->listeners[0].inbound);
   EXPECT_EQ(net::ToString(c->listeners[1].address), "127.0.0.1:15001");
   EXPECT_EQ(net::ToString(*c->admin), "127.0.0.1:15000");

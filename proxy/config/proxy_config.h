@@ -29,6 +29,9 @@ struct ListenerConfig {
   tcp::endpoint address;                 // where to listen
   // Instead of SO_ORIGINAL_DST: inbound forwards here; outbound treats it as the destination.
   std::optional<tcp::endpoint> target;
+  // Skipped with a log line, rather than failing startup, when the address cannot be bound (the
+  // default IPv6 listeners on a node without IPv6).
+  bool optional = false;
 };
 
 struct InboundPort {
