@@ -3,8 +3,11 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "ctl/authz_command.h"
 #include "ctl/cert_command.h"
 #include "ctl/command.h"
+#include "ctl/config_commands.h"
+#include "ctl/kube_inject_command.h"
 
 namespace remora::ctl {
 
@@ -15,7 +18,11 @@ int Fail(int code, const std::string& message) {
 
 namespace {
 
-std::vector<Command> Commands() { return {CertCommand()}; }
+std::vector<Command> Commands() {
+  return {ApplyCommand(),       DeleteCommand(),      GetCommand(),
+          ProxyStatusCommand(), ProxyConfigCommand(), AuthzCommand(),
+          TokenCommand(),       CaCommand(),          CertCommand(),
+          KubeInjectCommand()}; }
 
 std::string Usage() {
   std::string out =

@@ -134,7 +134,9 @@ bool XdsClient::connected() const {
   return connected_;
 }
 
-bool XdsClient::RunSotw(const std::shared_ptr<grpc::Channel>& channel, std::string* why) {
+template <typename Request, typename Response, typename Open>
+bool XdsClient::RunStream(const std::shared_ptr<grpc::Channel>& channel, Open open,
+                          std::vector<Request> initial, std::string* why) {
   auto stub = discovery::AggregatedDiscoveryService::NewStub(channel);
   grpc::ClientContext context;
   {
@@ -142,11 +144,11 @@ bool XdsClient::RunSotw(const std::shared_ptr<grpc::Channel>& channel, std::stri
     if (stopping_) return false;
     context_ = &context;
   }
-  auto stream = stub->StreamAggregatedResources(&context);
+  auto stream = open(*stub, &context);
   bool received = false;
   bool ok = true;
-  for (const discovery::DiscoveryRequest& r : protocol_.InitialSotw()) ok = ok && stream->Write(r);
-  discovery::DiscoveryResponse response;
+  for (const Request& r : initial) ok = ok && stream->Write(r);
+  Response response;
   while (ok && stream->Read(&response)) {
     if (!received) {
       absl::MutexLock lock(&mu_);
@@ -165,35 +167,22 @@ bool XdsClient::RunSotw(const std::shared_ptr<grpc::Channel>& channel, std::stri
   return received;
 }
 
+bool XdsClient::RunSotw(const std::shared_ptr<grpc::Channel>& channel, std::string* why) {
+  return RunStream<discovery::DiscoveryRequest, discovery::DiscoveryResponse>(
+      channel,
+      [](discovery::AggregatedDiscoveryService::Stub& stub, grpc::ClientContext* context) {
+        return stub.StreamAggregatedResources(context);
+      },
+      protocol_.InitialSotw(), why);
+}
+
 bool XdsClient::RunDelta(const std::shared_ptr<grpc::Channel>& channel, std::string* why) {
-  auto stub = discovery::AggregatedDiscoveryService::NewStub(channel);
-  grpc::ClientContext context;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return false;
-    context_ = &context;
-  }
-  auto stream = stub->DeltaAggregatedResources(&context);
-  bool received = false;
-  bool ok = true;
-  for (const discovery::DeltaDiscoveryRequest& r : protocol_.InitialDelta()) ok = ok && stream->Write(r);
-  discovery::DeltaDiscoveryResponse response;
-  while (ok && stream->Read(&response)) {
-    if (!received) {
-      absl::MutexLock lock(&mu_);
-      connected_ = true;
-    }
-    received = true;
-    ok = stream->Write(protocol_.OnResponse(response, apply_));
-  }
-  stream->WritesDone();
-  grpc::Status status = stream->Finish();
-  *why = status.ok() ? "stream closed by the control plane"
-                     : absl::StrCat(status.error_code(), ": ", status.error_message());
-  absl::MutexLock lock(&mu_);
-  context_ = nullptr;
-  connected_ = false;
-  return received;
+  return RunStream<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse>(
+      channel,
+      [](discovery::AggregatedDiscoveryService::Stub& stub, grpc::ClientContext* context) {
+        return stub.DeltaAggregatedResources(context);
+      },
+      protocol_.InitialDelta(), why);
 }
 
 void XdsClient::Loop() {

@@ -87,6 +87,9 @@ class XdsClient {
   // One stream until it ends; returns whether any response arrived (resets the backoff).
   bool RunSotw(const std::shared_ptr<grpc::Channel>& channel, std::string* why);
   bool RunDelta(const std::shared_ptr<grpc::Channel>& channel, std::string* why);
+  template <typename Request, typename Response, typename Open>
+  bool RunStream(const std::shared_ptr<grpc::Channel>& channel, Open open,
+                 std::vector<Request> initial, std::string* why);
 
   const ControlPlaneConfig config_;
   ChannelFactory channel_;

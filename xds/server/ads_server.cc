@@ -195,6 +195,7 @@ class AdsServer::Stream {
   }
 
   std::string NextNonce() { return absl::StrCat(++nonce_counter_); }
+  void CountResponse() { server_.stats_.responses_sent.Inc(); }
 
   // Sends `type` if its content changed since the last send. Returns whether it sent.
   virtual bool SendType(const std::string& type, TypeState& state) = 0;
@@ -257,12 +258,13 @@ class WriteQueue {
 
 }  // namespace
 
-class SotwStream final
-    : public AdsServer::Stream,
-      public grpc::ServerBidiReactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse> {
+// The gRPC side of a stream, shared by both protocol variants: one read at a time, one write at
+// a time through the queue, and the stream's end.
+template <typename Request, typename Response>
+class Reactor : public AdsServer::Stream, public grpc::ServerBidiReactor<Request, Response> {
  public:
-  SotwStream(AdsServer& server, grpc::CallbackServerContext* context) : Stream(server, context) {}
-  void Begin() { StartRead(&request_); }
+  Reactor(AdsServer& server, grpc::CallbackServerContext* context) : Stream(server, context) {}
+  void Begin() { this->StartRead(&request_); }
 
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mu_);
@@ -272,7 +274,7 @@ class SotwStream final
     }
     if (!authenticated_ && !Authenticate(request_.node())) return;
     HandleRequest();
-    StartRead(&request_);
+    this->StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -281,14 +283,37 @@ class SotwStream final
       FinishLocked(grpc::Status::OK);
       return;
     }
-    if (const auto* next = writes_.Next(); next != nullptr && !finished_) StartWrite(next);
+    if (const Response* next = writes_.Next(); next != nullptr && !finished_) this->StartWrite(next);
   }
 
   void OnDone() override { Done(); }
   void OnCancel() override {}
 
+ protected:
+  virtual void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+
+  void Send(Response response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CountResponse();
+    if (const Response* first = writes_.Push(std::move(response)); first != nullptr) {
+      this->StartWrite(first);
+    }
+  }
+
+  void FinishStream(const grpc::Status& status) override { this->Finish(status); }
+
+  Request request_;
+
  private:
-  void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  WriteQueue<Response> writes_;
+};
+
+class SotwStream final
+    : public Reactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse> {
+ public:
+  using Reactor::Reactor;
+
+ private:
+  void HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string& type = request_.type_url();
     TypeState& state = types_[type];
     if (!request_.response_nonce().empty()) {
@@ -330,49 +355,18 @@ class SotwStream final
     }
     state.outstanding[response.nonce()] = version_;
     server_.tracker_.Update(id_, [&](ProxyState& s) { s.types[type].sent_version = response.version_info(); });
-    server_.stats_.responses_sent.Inc();
-    if (const auto* first = writes_.Push(std::move(response)); first != nullptr) StartWrite(first);
+    Send(std::move(response));
     return true;
   }
-
-  void FinishStream(const grpc::Status& status) override { Finish(status); }
-
-  discovery::DiscoveryRequest request_;
-  WriteQueue<discovery::DiscoveryResponse> writes_;
 };
 
-class DeltaStream final : public AdsServer::Stream,
-                          public grpc::ServerBidiReactor<discovery::DeltaDiscoveryRequest,
-                                                         discovery::DeltaDiscoveryResponse> {
+class DeltaStream final
+    : public Reactor<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse> {
  public:
-  DeltaStream(AdsServer& server, grpc::CallbackServerContext* context) : Stream(server, context) {}
-  void Begin() { StartRead(&request_); }
-
-  void OnReadDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (!ok || finished_) {
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    if (!authenticated_ && !Authenticate(request_.node())) return;
-    HandleRequest();
-    StartRead(&request_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (!ok) {
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    if (const auto* next = writes_.Next(); next != nullptr && !finished_) StartWrite(next);
-  }
-
-  void OnDone() override { Done(); }
-  void OnCancel() override {}
+  using Reactor::Reactor;
 
  private:
-  void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string& type = request_.type_url();
     TypeState& state = types_[type];
     if (!request_.response_nonce().empty()) {
@@ -433,15 +427,9 @@ class DeltaStream final : public AdsServer::Stream,
     response.set_nonce(NextNonce());
     state.outstanding[response.nonce()] = version_;
     server_.tracker_.Update(id_, [&](ProxyState& s) { s.types[type].sent_version = response.system_version_info(); });
-    server_.stats_.responses_sent.Inc();
-    if (const auto* first = writes_.Push(std::move(response)); first != nullptr) StartWrite(first);
+    Send(std::move(response));
     return true;
   }
-
-  void FinishStream(const grpc::Status& status) override { Finish(status); }
-
-  discovery::DeltaDiscoveryRequest request_;
-  WriteQueue<discovery::DeltaDiscoveryResponse> writes_;
 };
 
 AdsServer::AdsServer(AdsOptions options, ProxyTracker& tracker, AdsStats& stats)
