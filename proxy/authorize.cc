@@ -58,12 +58,15 @@ filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot,
   return r;
 }
 
-Verdict Authorize(const Snapshot& snapshot, const filters::RequestAttributes& request,
-                  const std::string& component) {
+namespace {
+
+Verdict Decide(const Snapshot& snapshot, const filters::RequestAttributes& request,
+               const std::string& component, bool connection_only) {
   Verdict verdict;
   const filters::WorkloadPolicy* policy = snapshot.policy();
   if (policy == nullptr) return verdict;
-  filters::Decision decision = policy->Evaluate(request);
+  filters::Decision decision =
+      connection_only ? policy->EvaluateConnection(request) : policy->Evaluate(request);
   for (const filters::RuleMatch& audit : decision.audits) {
     LOG_INFO(component, "audit policy=", audit.policy, " rule=", audit.rule, " principal=",
              Quote(request.source.principal.empty() ? "-" : request.source.principal),
@@ -82,6 +85,18 @@ Verdict Authorize(const Snapshot& snapshot, const filters::RequestAttributes& re
     verdict.explanation = absl::StrJoin(policy->Explain(request, decision, 8), " | ");
   }
   return verdict;
+}
+
+}  // namespace
+
+Verdict Authorize(const Snapshot& snapshot, const filters::RequestAttributes& request,
+                  const std::string& component) {
+  return Decide(snapshot, request, component, /*connection_only=*/false);
+}
+
+Verdict AuthorizeConnection(const Snapshot& snapshot, const filters::RequestAttributes& request,
+                            const std::string& component) {
+  return Decide(snapshot, request, component, /*connection_only=*/true);
 }
 
 }  // namespace remora::proxy

@@ -33,4 +33,9 @@ struct Verdict {
 Verdict Authorize(const Snapshot& snapshot, const filters::RequestAttributes& request,
                   const std::string& component);
 
+// The connection-level layers only (PeerAuthentication, NetworkPolicy), for an HTTP port at
+// accept time; AuthorizationPolicy then decides each request.
+Verdict AuthorizeConnection(const Snapshot& snapshot, const filters::RequestAttributes& request,
+                            const std::string& component);
+
 }  // namespace remora::proxy

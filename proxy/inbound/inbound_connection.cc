@@ -108,6 +108,14 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   filters::RequestAttributes attributes =
       InboundAttributes(*snapshot, peer, local, app->port(), port, peer_identity);
   if (port.protocol == AppProtocol::kHttp) {
+    // NetworkPolicy and PeerAuthentication act on the connection; each request then meets
+    // AuthorizationPolicy on its own.
+    if (Verdict v = AuthorizeConnection(*snapshot, attributes, component); !v.allowed) {
+      stats.authz_denied.Inc();
+      LogRefusal(listener, peer, destination, peer_identity,
+                 v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
+      co_return;
+    }
     stats.http_cx.Inc();
     co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, snapshot, listener,
                                     worker, session);
