@@ -18,8 +18,8 @@ Worker::Worker(int index, const Limits& limits, ProxyStats& proxy_stats,
       limits_(limits),
       proxy_stats_(proxy_stats),
       active_connections_(active_connections),
-      work_(asio::make_work_guard(io_)),
       pool_(static_cast<size_t>(limits.buffer_size), 256),
+      work_(asio::make_work_guard(io_)),
       resources_{io_, pool_, sessions_, proxy_stats_, 0, &snapshot_},
       sweep_timer_(io_) {}
 

@@ -46,9 +46,10 @@ class Worker {
   const Limits limits_;
   ProxyStats& proxy_stats_;
   std::atomic<int64_t>& active_connections_;
+  // Outlives io_: sessions still suspended when io_ is destroyed return their buffers here.
+  net::BufferPool pool_;
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  net::BufferPool pool_;
   SessionList sessions_;
   WorkerResources resources_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;

@@ -21,10 +21,12 @@ std::pair<tcp::socket, tcp::socket> Pair(asio::io_context& io) {
 }
 
 struct PumpFixture : ::testing::Test {
-  asio::io_context io;
+  // Declared before `io`: destroying the io_context destroys suspended pumps, which hand their
+  // buffers back to the pool and so need it alive.
   BufferPool pool{16384, 4};
   std::chrono::steady_clock::time_point activity;
   Counter bytes;
+  asio::io_context io;
 };
 
 TEST_F(PumpFixture, MovesBytesThenPassesTheEndOn) {
