@@ -26,7 +26,9 @@ class Session : public boost::intrusive::list_base_hook<
   // The step a connection is in; names appear in timeout log lines.
   enum class Phase { kSniff, kHandshake, kConnect, kEstablished };
 
-  Session() = default;
+  // `timeouts` counts this connection if the sweep times it out. Counting at that moment, not when
+  // the connection's coroutine unwinds, keeps the stat exact for anyone who sees the close.
+  explicit Session(Counter& timeouts) : timeouts_(&timeouts) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -59,7 +61,10 @@ class Session : public boost::intrusive::list_base_hook<
     if (a_ != nullptr) a_->Close();
     if (b_ != nullptr) b_->Close();
   }
-  void MarkTimedOut() { timed_out_ = true; }
+  void MarkTimedOut() {
+    timed_out_ = true;
+    timeouts_->Inc();
+  }
   bool timed_out() const { return timed_out_; }
   Phase phase() const { return phase_; }
 
@@ -82,6 +87,7 @@ class Session : public boost::intrusive::list_base_hook<
   net::Stream* a_ = nullptr;
   net::Stream* b_ = nullptr;
   tcp::socket* raw_ = nullptr;
+  Counter* timeouts_;
   bool timed_out_ = false;
 };
 

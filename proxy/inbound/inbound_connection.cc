@@ -28,10 +28,10 @@ absl::StatusOr<tcp::endpoint> AppEndpoint(tcp::socket& socket, const ListenerRun
 
 awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
                              const ListenerRuntime& listener, WorkerResources& worker) {
-  Session session;
+  ListenerStats& stats = *listener.stats;
+  Session session(stats.timeout);
   worker.sessions.push_back(session);
   const Limits& limits = snapshot->config().limits;
-  ListenerStats& stats = *listener.stats;
   error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   const tcp::endpoint local = socket.local_endpoint(ec);
@@ -137,7 +137,6 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
       co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();
-    if (session.timed_out()) stats.timeout.Inc();
     LOG_WARN(absl::StrCat("proxy.", listener.config.name), "app unreachable from=",
              net::ToString(peer), " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity),
              " app=", net::ToString(*app), " reason=", Quote(upstream_socket.status().message()));
@@ -146,7 +145,6 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   net::TcpStream upstream(std::move(*upstream_socket));
   session.Establish(ToChrono(limits.idle_timeout));
   std::string error = co_await Relay(*downstream, upstream, session, stats, worker.pool);
-  if (session.timed_out()) stats.timeout.Inc();
   if (!error.empty()) {
     stats.cx_error.Inc();
     LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",

@@ -14,10 +14,10 @@ namespace remora::proxy::outbound {
 
 awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
                               const ListenerRuntime& listener, WorkerResources& worker) {
-  Session session;
+  ListenerStats& stats = *listener.stats;
+  Session session(stats.timeout);
   worker.sessions.push_back(session);
   const Limits& limits = snapshot->config().limits;
-  ListenerStats& stats = *listener.stats;
   error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
 
@@ -83,7 +83,6 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
   session.Track(nullptr, nullptr);
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();
-    if (session.timed_out()) stats.timeout.Inc();
     LOG_WARN(absl::StrCat("proxy.", listener.config.name), "upstream unreachable from=",
              net::ToString(peer), " to=", dest_text,
              " service=", Quote(service ? service->name : "-"),
@@ -119,7 +118,6 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
 
   session.Establish(ToChrono(limits.idle_timeout));
   std::string error = co_await Relay(downstream, *upstream, session, stats, worker.pool);
-  if (session.timed_out()) stats.timeout.Inc();
   if (!error.empty()) {
     stats.cx_error.Inc();
     LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",
