@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file.h"
 
@@ -64,7 +65,11 @@ std::unique_ptr<grpc::ClientContext> OperatorClient::Context(absl::Duration time
 std::string DescribeRpcError(const std::string& what, const grpc::Status& status,
                              const std::string& server) {
   std::string out = absl::StrCat(what, ": ", status.error_message());
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StrContains(status.error_message(), "certificate verify failed")) {
+    absl::StrAppend(&out, " (", server, " presented a certificate that does not verify against ",
+                    "the CA bundle: pass the control plane's current ca-bundle.pem with --ca-file)");
+  } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     absl::StrAppend(&out, " (is remora-control running at ", server, "?)");
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     absl::StrAppend(&out, " (no answer in time from ", server, ")");

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <grpcpp/security/server_credentials.h>
@@ -199,7 +200,11 @@ absl::Status ControlPlane::Start() {
 awaitable<void> ControlPlane::Maintenance() {
   asio::steady_timer timer(io_);
   while (true) {
-    timer.expires_after(std::chrono::seconds(10));
+    // Wake at the serving certificate's half-life (short lifetimes renew in seconds), and at least
+    // every 10 s so a failed renewal is retried.
+    const absl::Duration until_renewal = serving_->renew_at() - absl::Now();
+    timer.expires_after(absl::ToChronoMilliseconds(
+        std::clamp(until_renewal, absl::Milliseconds(100), absl::Seconds(10))));
     auto [ec] = co_await timer.async_wait(kUseTuple);
     if (ec) co_return;
     if (absl::Status s = serving_->Refresh(absl::Now()); !s.ok()) {

@@ -27,6 +27,8 @@ class ServingIdentity {
 
   // Issues and writes the files when missing, due for renewal, or stale against the CA.
   absl::Status Refresh(absl::Time now);
+  // When the next Refresh must run to renew the certificate at half of its lifetime.
+  absl::Time renew_at() const { return renew_at_; }
 
   std::string cert_file() const { return options_.dir + "/cert.pem"; }
   std::string key_file() const { return options_.dir + "/key.pem"; }
