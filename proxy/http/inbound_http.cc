@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
+#include "proxy/net/buffer_pool.h"
 #include "proxy/http/beast_stream.h"
 #include "proxy/http/request_checks.h"
 
@@ -194,20 +195,22 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     beast_http::response<beast_http::buffer_body>& response = rp.get();
     const bool upgrade = response.result() == beast_http::status::switching_protocols;
     beast_http::serializer<false, beast_http::buffer_body> serializer{response};
-    char body[16384];
+    // A pooled buffer, held only while this response moves: an array here would live in the
+    // coroutine frame, costing every idle keep-alive connection 16 KiB.
+    net::BufferPool::Lease body = worker.pool.Acquire();
     bool failed = false;
     do {
       if (!rp.is_done()) {
-        response.body().data = body;
-        response.body().size = sizeof(body);
+        response.body().data = body.data();
+        response.body().size = body.size();
         auto [rec, rn] = co_await beast_http::async_read(*up, up_buffer, rp, kUseTuple);
         if (rec == beast_http::error::need_buffer) rec = {};
         if (rec) {
           failed = true;
           break;
         }
-        response.body().size = sizeof(body) - response.body().size;
-        response.body().data = body;
+        response.body().size = body.size() - response.body().size;
+        response.body().data = body.data();
         response.body().more = !rp.is_done();
       } else {
         response.body().data = nullptr;
@@ -220,6 +223,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
         break;
       }
     } while (!rp.is_done() && !serializer.is_done());
+    body.Release();
     if (failed) break;
     if (upgrade) {
       // The connection now speaks another protocol (WebSocket...): hand over buffered bytes, then

