@@ -137,6 +137,20 @@ void PrintText(const Decision& d, const std::vector<std::string>& explanation) {
   for (const std::string& line : explanation) std::cout << "  " << line << "\n";
 }
 
+// The sidecar's health port: kubelet probes rewritten by the injector arrive here in plaintext
+// and the proxy runs them against the app on loopback (see inject/probes.h).
+constexpr uint16_t kHealthPort = 15021;
+constexpr char kProbeRuleReason[] =
+    "built-in rule kubelet-probes: port 15021 is the sidecar's health port; the injector rewrote "
+    "the app's probes to /app-health/... there (annotation sidecar.remora.io/rewrittenProbes) and "
+    "the proxy runs them against the app on the pod's loopback. The port is not captured, so "
+    "authorization policies do not apply to it.";
+
+bool IsProbePath(const filters::RequestAttributes& r) {
+  return r.direction == filters::Direction::kInbound && r.destination.port == kHealthPort &&
+         (r.http.path.rfind("/app-health/", 0) == 0 || r.http.path == "/healthz/ready");
+}
+
 struct Inputs {
   std::vector<std::string> files;
   std::string request;
@@ -171,6 +185,23 @@ int Check(const Inputs& in) {
   if (!request.ok()) {
     return Fail(kExitUsage, absl::StrCat(in.request == "-" ? "(stdin)" : in.request, ": ",
                                          request.status().message()));
+  }
+  if (IsProbePath(*request)) {
+    // Not a policy decision: the health port is outside capture by design, so say so by name
+    // instead of letting an ALLOW look like a policy hole.
+    if (in.output == "json") {
+      nlohmann::ordered_json j;
+      j["decision"] = "ALLOW";
+      j["policy"] = nullptr;
+      j["rule"] = nullptr;
+      j["action"] = nullptr;
+      j["reason"] = kProbeRuleReason;
+      j["builtin"] = "kubelet-probes";
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << "ALLOW: built-in rule kubelet-probes\nwhy:\n  " << kProbeRuleReason << "\n";
+    }
+    return kExitOk;
   }
   filters::Evaluation e = (*engine)->Evaluate(*request);
   const std::vector<std::string> explanation = e.workload->Explain(*request, e.decision);

@@ -129,6 +129,22 @@ TEST_F(RemoractlAuthzTest, CheckAllowPrintsOneJsonObject) {
   EXPECT_EQ(j["layer"], "AuthorizationPolicy");
 }
 
+TEST_F(RemoractlAuthzTest, RewrittenProbesAreANamedBuiltInRule) {
+  // A plaintext kubelet probe on the sidecar's health port: allowed by name, not by a policy.
+  const std::string request = Write("probe.json", R"({
+    "source": {"ip": "10.0.0.1"},
+    "destination": {"namespace": "shop", "labels": {"app": "web"}, "port": 15021, "protocol": "http"},
+    "request": {"method": "GET", "path": "/app-health/web/readyz"},
+    "direction": "inbound"})");
+  Result r =
+      Run({"authz", "check", "-f", dir_ + "/policies.yaml", "--request", request, "-o", "json"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = Json(r.output);
+  EXPECT_EQ(j["decision"], "ALLOW");
+  EXPECT_EQ(j["builtin"], "kubelet-probes");
+  EXPECT_THAT(j["reason"].get<std::string>(), ::testing::HasSubstr("sidecar.remora.io/rewrittenProbes"));
+}
+
 TEST_F(RemoractlAuthzTest, CheckDenyByRuleExitsThree) {
   const std::string request = Write("req.json", Request("cluster.local/ns/batch/sa/job", "GET"));
   Result r =
