@@ -4,10 +4,10 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "net/endpoint.h"
-#include "proxy/net/original_dst.h"
-#include "proxy/net/sniff.h"
 #include "proxy/authorize.h"
 #include "proxy/http/inbound_http.h"
+#include "proxy/net/original_dst.h"
+#include "proxy/net/sniff.h"
 #include "proxy/tls/tls_stream.h"
 
 namespace remora::proxy::inbound {
@@ -18,9 +18,10 @@ absl::StatusOr<tcp::endpoint> AppEndpoint(tcp::socket& socket, const ListenerRun
   if (listener.config.target.has_value()) return *listener.config.target;
   absl::StatusOr<tcp::endpoint> original = net::OriginalDestination(socket);
   if (!original.ok()) return original.status();
-  asio::ip::address loopback = original->address().is_v6() && !original->address().to_v6().is_v4_mapped()
-                                   ? asio::ip::address(asio::ip::address_v6::loopback())
-                                   : asio::ip::address(asio::ip::address_v4::loopback());
+  asio::ip::address loopback =
+      original->address().is_v6() && !original->address().to_v6().is_v4_mapped()
+          ? asio::ip::address(asio::ip::address_v6::loopback())
+          : asio::ip::address(asio::ip::address_v4::loopback());
   return tcp::endpoint(loopback, original->port());
 }
 
@@ -49,12 +50,17 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   if (use_tls) {
     session.TrackSocket(&socket);
     session.Enter(Session::Phase::kSniff, ToChrono(limits.handshake_timeout));
-    Clock::duration wait = ToChrono(port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout
-                                                                           : limits.handshake_timeout);
+    Clock::duration wait = ToChrono(
+        port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout : limits.handshake_timeout);
     net::Sniffed sniffed = co_await net::SniffFirstByte(socket, wait);
     session.TrackSocket(nullptr);
+    // The sweep enforces the same deadline as the sniff timer; whichever fires first, a silent
+    // client is a timeout.
+    const bool swept = session.timed_out();
+    if (swept) sniffed = net::Sniffed::kSilent;
     if (sniffed == net::Sniffed::kClosed) co_return;  // a health check or port scan; nothing to say
     if (port.mode == PeerAuthMode::kStrict && sniffed != net::Sniffed::kTls) {
+      if (sniffed == net::Sniffed::kSilent && !swept) session.MarkTimedOut();
       stats.plaintext_refused.Inc();
       LogRefusal(listener, peer, destination, "",
                  sniffed == net::Sniffed::kSilent
@@ -63,6 +69,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
                                     " requires mTLS (STRICT)"));
       co_return;
     }
+    if (swept) co_return;  // the socket is closed; counted as a timeout
     use_tls = sniffed == net::Sniffed::kTls;
   }
 
@@ -90,8 +97,8 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
     session.Track(nullptr, nullptr);
     if (!handshake.ok()) {
       stats.tls_handshake_failed.Inc();
-      std::string why = session.timed_out() ? "TLS handshake timed out"
-                                            : std::string(handshake.message());
+      std::string why =
+          session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message());
       LogRefusal(listener, peer, destination, (*tls_stream)->peer_check().presented, why);
       co_return;
     }
@@ -129,16 +136,17 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   }
   session.admission = std::make_unique<Session::Admission>(Session::Admission{
       std::move(attributes), component,
-      absl::StrCat("from=", net::ToString(peer), " to=", destination, " peer_identity=",
-                   Quote(peer_identity.empty() ? "-" : peer_identity)),
+      absl::StrCat("from=", net::ToString(peer), " to=", destination,
+                   " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity)),
       &stats.authz_denied});
 
   absl::StatusOr<tcp::socket> upstream_socket =
       co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();
-    LOG_WARN(absl::StrCat("proxy.", listener.config.name), "app unreachable from=",
-             net::ToString(peer), " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity),
+    LOG_WARN(absl::StrCat("proxy.", listener.config.name),
+             "app unreachable from=", net::ToString(peer),
+             " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity),
              " app=", net::ToString(*app), " reason=", Quote(upstream_socket.status().message()));
     co_return;
   }
@@ -147,8 +155,9 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   std::string error = co_await Relay(*downstream, upstream, session, stats, worker.pool);
   if (!error.empty()) {
     stats.cx_error.Inc();
-    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",
-              net::ToString(peer), " peer_identity=", Quote(peer_identity), " reason=", Quote(error));
+    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name),
+              "connection ended from=", net::ToString(peer),
+              " peer_identity=", Quote(peer_identity), " reason=", Quote(error));
   }
 }
 

@@ -1,14 +1,14 @@
 #include "xds/server/control_plane.h"
 
-#include <sys/stat.h>
-
-#include <boost/asio/signal_set.hpp>
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -35,15 +35,15 @@ void ControlPlane::OnCaChange() {
     LOG_ERROR("control", "cannot renew the serving certificate: ", s.message());
   }
   // Also publish the new bundle for clients that bootstrap from the state directory.
-  (void)WriteFileAtomic(options_.state_dir + "/ca-bundle.pem",
-                        absl::StrJoin(ca_->BundlePem(), ""), 0644);
+  (void)WriteFileAtomic(options_.state_dir + "/ca-bundle.pem", absl::StrJoin(ca_->BundlePem(), ""),
+                        0644);
   ads_->Refresh();
 }
 
 absl::Status ControlPlane::Start() {
   if (::mkdir(options_.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create state directory ", options_.state_dir, ": ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("cannot create state directory ", options_.state_dir,
+                                               ": ", std::strerror(errno)));
   }
   const absl::Time now = absl::Now();
   certs::CaOptions ca_options;
@@ -64,7 +64,8 @@ absl::Status ControlPlane::Start() {
   absl::StatusOr<OperatorAuth> auth = OperatorAuth::Open(options_.state_dir);
   if (!auth.ok()) return auth.status();
   operator_auth_ = std::make_unique<OperatorAuth>(std::move(*auth));
-  absl::StatusOr<std::unique_ptr<ConfigStore>> store = ConfigStore::Open(options_.state_dir + "/store");
+  absl::StatusOr<std::unique_ptr<ConfigStore>> store =
+      ConfigStore::Open(options_.state_dir + "/store");
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 
@@ -72,9 +73,9 @@ absl::Status ControlPlane::Start() {
   serving.dir = options_.state_dir + "/serving";
   serving.spiffe_id = absl::StrCat("spiffe://", options_.trust_domain, "/ns/",
                                    options_.own_namespace, "/sa/remora-control");
-  serving.dns_names = {absl::StrCat("remora-control.", options_.own_namespace, ".svc"),
-                       absl::StrCat("remora-control.", options_.own_namespace, ".svc.cluster.local"),
-                       "localhost"};
+  serving.dns_names = {
+      absl::StrCat("remora-control.", options_.own_namespace, ".svc"),
+      absl::StrCat("remora-control.", options_.own_namespace, ".svc.cluster.local"), "localhost"};
   serving.lifetime = std::min(options_.cert_lifetime, absl::Hours(24));
   serving_ = std::make_unique<ServingIdentity>(*ca_, serving);
   if (absl::Status s = serving_->Refresh(now); !s.ok()) return s;
@@ -94,9 +95,9 @@ absl::Status ControlPlane::Start() {
     return absl::DataLossError(absl::StrCat("stored configuration does not load: ", s.message()));
   }
   ca_service_ = std::make_unique<CaService>(*ca_, *tokens_, ca_stats_);
-  operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
-      *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
-      [this] { asio::post(io_, [this] { OnCaChange(); }); }});
+  operator_service_ = std::make_unique<OperatorService>(
+      OperatorDeps{*store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_,
+                   options_.root_namespace, [this] { asio::post(io_, [this] { OnCaChange(); }); }});
 
   // TLS whose files (serving certificate, key, bundle) are reloaded when they change, so
   // renewals and root rotations need no restart. Client certificates are verified when sent:
@@ -110,7 +111,8 @@ absl::Status ControlPlane::Start() {
   grpc::ServerBuilder builder;
   int tls_port = 0;
   int dev_port = 0;
-  builder.AddListeningPort(options_.listen, grpc::experimental::TlsServerCredentials(tls), &tls_port);
+  builder.AddListeningPort(options_.listen, grpc::experimental::TlsServerCredentials(tls),
+                           &tls_port);
   if (!options_.dev_listen.empty()) {
     builder.AddListeningPort(options_.dev_listen, grpc::InsecureServerCredentials(), &dev_port);
   }
@@ -133,11 +135,13 @@ absl::Status ControlPlane::Start() {
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   ports["grpc"] = absl::StrCat(host, ":", tls_port);
   if (dev_port != 0) {
-    ports["dev"] = absl::StrCat(options_.dev_listen.substr(0, options_.dev_listen.rfind(':')), ":", dev_port);
+    ports["dev"] =
+        absl::StrCat(options_.dev_listen.substr(0, options_.dev_listen.rfind(':')), ":", dev_port);
   }
   if (!options_.admin_listen.empty()) {
     absl::StatusOr<tcp::endpoint> admin = net::ParseEndpoint(options_.admin_listen);
-    if (!admin.ok()) return absl::InvalidArgumentError(absl::StrCat("--admin: ", admin.status().message()));
+    if (!admin.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--admin: ", admin.status().message()));
     http::ServerOptions admin_options;
     admin_options.name = "control.admin";
     admin_ = std::make_unique<http::Server>(
@@ -145,8 +149,9 @@ absl::Status ControlPlane::Start() {
         [this](const http::Request& r) {
           std::string path(r.target());
           if (path == "/ready") {
-            return http::MakeResponse(r, ready_ ? http::beast_http::status::ok
-                                                : http::beast_http::status::service_unavailable,
+            return http::MakeResponse(r,
+                                      ready_ ? http::beast_http::status::ok
+                                             : http::beast_http::status::service_unavailable,
                                       ready_ ? "ready\n" : "starting\n");
           }
           if (path == "/stats/prometheus" || path == "/metrics") {
@@ -164,17 +169,20 @@ absl::Status ControlPlane::Start() {
   if (!options_.webhook_listen.empty()) {
     absl::StatusOr<tcp::endpoint> listen = net::ParseEndpoint(options_.webhook_listen);
     if (!listen.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--webhook-listen: ", listen.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--webhook-listen: ", listen.status().message()));
     }
     inject::InjectorSettings settings;
     if (!options_.injector_settings.empty()) {
-      absl::StatusOr<inject::InjectorSettings> loaded = inject::LoadSettingsFile(options_.injector_settings);
+      absl::StatusOr<inject::InjectorSettings> loaded =
+          inject::LoadSettingsFile(options_.injector_settings);
       if (!loaded.ok()) return loaded.status();
       settings = std::move(*loaded);
     }
     inject::WebhookServerOptions webhook;
     webhook.listen = *listen;
-    webhook.cert_file = options_.webhook_cert.empty() ? serving_->cert_file() : options_.webhook_cert;
+    webhook.cert_file =
+        options_.webhook_cert.empty() ? serving_->cert_file() : options_.webhook_cert;
     webhook.key_file = options_.webhook_key.empty() ? serving_->key_file() : options_.webhook_key;
     absl::StatusOr<std::unique_ptr<inject::WebhookServer>> server =
         inject::WebhookServer::Create(io_, webhook, std::move(settings));
@@ -184,14 +192,16 @@ absl::Status ControlPlane::Start() {
     ports["webhook"] = net::ToString(webhook_->bound());
   }
   if (!options_.bound_ports_file.empty()) {
-    if (absl::Status s = WriteFileAtomic(options_.bound_ports_file, ports.dump() + "\n", 0644); !s.ok()) {
+    if (absl::Status s = WriteFileAtomic(options_.bound_ports_file, ports.dump() + "\n", 0644);
+        !s.ok()) {
       return s;
     }
   }
   ready_ = true;
   LOG_INFO("control", "serving xDS, CA and operator API on ", ports["grpc"].get<std::string>(),
-           dev_port ? absl::StrCat("; plaintext development xDS on ", ports["dev"].get<std::string>())
-                    : std::string(""),
+           dev_port
+               ? absl::StrCat("; plaintext development xDS on ", ports["dev"].get<std::string>())
+               : std::string(""),
            "; trust domain ", options_.trust_domain, "; state ", options_.state_dir,
            "; operator token ", operator_auth_->path());
   return absl::OkStatus();
@@ -199,15 +209,22 @@ absl::Status ControlPlane::Start() {
 
 awaitable<void> ControlPlane::Maintenance() {
   asio::steady_timer timer(io_);
+  // After a failed renewal, retry with backoff (1 s doubling to 10 s) rather than at once.
+  absl::Duration retry = absl::ZeroDuration();
   while (true) {
     // Wake at the serving certificate's half-life (short lifetimes renew in seconds), and at least
-    // every 10 s so a failed renewal is retried.
-    const absl::Duration until_renewal = serving_->renew_at() - absl::Now();
-    timer.expires_after(absl::ToChronoMilliseconds(
-        std::clamp(until_renewal, absl::Milliseconds(100), absl::Seconds(10))));
+    // every 10 s. Rounded up so the wake-up is never just before the renewal time.
+    const absl::Duration until_renewal =
+        std::max(serving_->renew_at() - absl::Now(), retry);
+    timer.expires_after(absl::ToChronoMilliseconds(absl::Ceil(
+        std::clamp(until_renewal, absl::Milliseconds(100), absl::Seconds(10)),
+        absl::Milliseconds(1))));
     auto [ec] = co_await timer.async_wait(kUseTuple);
     if (ec) co_return;
-    if (absl::Status s = serving_->Refresh(absl::Now()); !s.ok()) {
+    absl::Status s = serving_->Refresh(absl::Now());
+    retry = s.ok() ? absl::ZeroDuration()
+                   : std::min(std::max(retry * 2, absl::Seconds(1)), absl::Seconds(10));
+    if (!s.ok()) {
       LOG_ERROR("control", "cannot renew the serving certificate: ", s.message());
     }
   }
