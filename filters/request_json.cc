@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "certs/spiffe_id.h"
+#include "common/json_nesting.h"
 #include "common/status_macros.h"
 
 namespace remora::filters {
@@ -98,32 +99,6 @@ absl::StatusOr<std::optional<IpAddress>> Ip(const json& v, const std::string& pa
   absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
   if (!ip.ok()) return Error(path, ip.status().message());
   return std::optional<IpAddress>(*ip);
-}
-
-// Nesting depth of a JSON text, counted outside strings, stopping past `limit`.
-bool DeeperThan(absl::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
 }
 
 absl::Status ReadSource(const json& v, const std::string& path, SourceAttributes* out) {
@@ -273,7 +248,7 @@ absl::StatusOr<RequestAttributes> ParseRequestJson(absl::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("request: ", text.size(), " bytes is over the limit of ", kMaxBytes));
   }
-  if (DeeperThan(text, kMaxDepth)) {
+  if (JsonNestsDeeperThan(text, kMaxDepth)) {
     return absl::InvalidArgumentError(
         absl::StrCat("request: JSON nested deeper than ", kMaxDepth, " levels"));
   }

@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_nesting.h"
 #include "inject/injector.h"
 #include "inject/pod_json.h"
 
@@ -13,33 +14,6 @@ namespace {
 
 constexpr char kApiVersion[] = "admission.k8s.io/v1";
 constexpr int kMaxNesting = 100;
-
-// nlohmann parses iteratively, but copies and comparisons recurse: refuse absurd nesting first.
-bool NestingWithin(absl::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
 
 std::string Dump(const OrderedJson& value) {
   return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
@@ -193,7 +167,7 @@ AdmissionReply ReviewAdmission(absl::string_view body, const InjectorSettings& s
     return HttpError(413, absl::StrCat("admission review of ", body.size(),
                                        " bytes is over the limit of ", max_body_bytes, " bytes"));
   }
-  if (!NestingWithin(body, kMaxNesting)) {
+  if (JsonNestsDeeperThan(body, kMaxNesting)) {
     return HttpError(400, absl::StrCat("request body is not JSON this webhook accepts: nested "
                                        "deeper than ",
                                        kMaxNesting, " levels"));
