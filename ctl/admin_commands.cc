@@ -39,11 +39,11 @@ int Token(int argc, const char* const* argv) {
   flags.String("out", &out, "write the token to this file (mode 0600) instead of printing it");
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
-  if (args.size() != 1 || args[0] != "create") return Fail(kExitUsage, "usage: remoractl token create ...");
-  if (ns.empty() || sa.empty()) return Fail(kExitUsage, "--namespace and --service-account are required");
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
+  if (args.size() != 1 || args[0] != "create")
+    return Fail(kExitUsage, "usage: remoractl token create ...");
+  if (ns.empty() || sa.empty())
+    return Fail(kExitUsage, "--namespace and --service-account are required");
   absl::StatusOr<OperatorClient> client = OperatorClient::Connect(connection);
   if (!client.ok()) return Fail(kExitFailure, std::string(client.status().message()));
   remora::v1::CreateTokenRequest request;
@@ -53,7 +53,8 @@ int Token(int argc, const char* const* argv) {
   remora::v1::CreateTokenResponse response;
   auto context = client->Context(connection.timeout);
   grpc::Status status = client->stub().CreateToken(context.get(), request, &response);
-  if (!status.ok()) return Fail(kExitFailure, DescribeRpcError("token create", status, client->server()));
+  if (!status.ok())
+    return Fail(kExitFailure, DescribeRpcError("token create", status, client->server()));
   if (out.empty()) {
     std::cout << response.token() << "\n";
   } else {
@@ -77,9 +78,7 @@ int Ca(int argc, const char* const* argv) {
   flags.Duration("timeout", &timeout, "how long --wait waits");
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
   if (args.size() != 1 || (args[0] != "status" && args[0] != "rotate")) {
     return Fail(kExitUsage, "usage: remoractl ca status | remoractl ca rotate [--step=...]");
   }
@@ -90,7 +89,8 @@ int Ca(int argc, const char* const* argv) {
   remora::v1::RotateCaResponse response;
   auto context = client->Context(connection.timeout);
   grpc::Status status = client->stub().RotateCa(context.get(), request, &response);
-  if (!status.ok()) return Fail(kExitFailure, DescribeRpcError("ca " + args[0], status, client->server()));
+  if (!status.ok())
+    return Fail(kExitFailure, DescribeRpcError("ca " + args[0], status, client->server()));
   if (args[0] == "rotate") std::cout << response.message() << "\n";
   std::cout << "phase: " << response.phase() << "\n";
   std::cout << absl::StrFormat("%-18s %-22s %-8s %s\n", "ROOT", "EXPIRES", "SIGNING", "IN BUNDLE");

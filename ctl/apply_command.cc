@@ -53,12 +53,14 @@ absl::StatusOr<std::string> ReadInputs(const std::vector<std::string>& inputs, s
       if (DIR* dir = ::opendir(input.c_str())) {
         while (dirent* e = ::readdir(dir)) {
           std::string n = e->d_name;
-          if (absl::EndsWith(n, ".yaml") || absl::EndsWith(n, ".yml")) files.push_back(input + "/" + n);
+          if (absl::EndsWith(n, ".yaml") || absl::EndsWith(n, ".yml"))
+            files.push_back(input + "/" + n);
         }
         ::closedir(dir);
       }
       std::sort(files.begin(), files.end());
-      if (files.empty()) return absl::InvalidArgumentError(absl::StrCat(input, ": no .yaml or .yml files"));
+      if (files.empty())
+        return absl::InvalidArgumentError(absl::StrCat(input, ": no .yaml or .yml files"));
       for (const std::string& f : files) {
         absl::StatusOr<std::string> text = ReadFile(f);
         if (!text.ok()) return text.status();
@@ -100,16 +102,16 @@ int Run(int argc, const char* const* argv, bool remove) {
   bool wait = false;
   absl::Duration timeout = absl::Seconds(30);
   ConnectionFlags connection;
-  FlagSet flags(remove ? "remoractl delete" : "remoractl apply", remove ? kDeleteUsage : kApplyUsage);
+  FlagSet flags(remove ? "remoractl delete" : "remoractl apply",
+                remove ? kDeleteUsage : kApplyUsage);
   flags.StringList("f", &files, "a file, a directory of .yaml files, or - for standard input");
   flags.Bool("wait", &wait, "wait until every affected proxy acknowledged the change");
   flags.Duration("timeout", &timeout, "how long --wait waits");
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
-  if (files.empty() || !args.empty()) return Fail(kExitUsage, "give the documents with -f FILE|DIR|-");
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
+  if (files.empty() || !args.empty())
+    return Fail(kExitUsage, "give the documents with -f FILE|DIR|-");
   std::string names;
   absl::StatusOr<std::string> yaml = ReadInputs(files, &names);
   if (!yaml.ok()) return Fail(kExitUsage, std::string(yaml.status().message()));
@@ -123,8 +125,10 @@ int Run(int argc, const char* const* argv, bool remove) {
   auto context = client->Context(connection.timeout);
   grpc::Status status = client->stub().Apply(context.get(), request, &response);
   if (!status.ok()) {
-    const int code = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitUsage : kExitFailure;
-    return Fail(code, DescribeRpcError(remove ? "delete refused" : "apply refused", status, client->server()));
+    const int code =
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitUsage : kExitFailure;
+    return Fail(code, DescribeRpcError(remove ? "delete refused" : "apply refused", status,
+                                       client->server()));
   }
   for (const remora::v1::AppliedObject& o : response.objects()) {
     std::cout << absl::AsciiStrToLower(o.kind()) << " "

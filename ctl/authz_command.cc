@@ -270,9 +270,7 @@ int Run(int argc, const char* const* argv) {
   flags.String("root-namespace", &in.root_namespace,
                "namespace whose policies apply to the whole mesh");
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
   if (args.size() != 1)
     return Fail(kExitUsage, "expected `check` or `test`; see remoractl authz --help");
   if (args[0] == "check") return Check(in);

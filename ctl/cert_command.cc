@@ -32,7 +32,8 @@ int Root(const std::string& out_dir, const std::string& trust_domain, absl::Dura
     return Fail(kExitUsage, absl::StrCat("--trust-domain: ", s.message()));
   }
   ::mkdir(out_dir.c_str(), 0755);
-  absl::StatusOr<certs::Authority> ca = certs::Authority::NewRoot(trust_domain, absl::Now(), lifetime);
+  absl::StatusOr<certs::Authority> ca =
+      certs::Authority::NewRoot(trust_domain, absl::Now(), lifetime);
   if (!ca.ok()) return Fail(kExitFailure, std::string(ca.status().message()));
   const std::string crt = out_dir + "/root.crt";
   const std::string key = out_dir + "/root.key";
@@ -63,13 +64,14 @@ int Issue(const std::string& ca_dir, const std::string& ns, const std::string& s
   ::mkdir(out_dir.c_str(), 0755);
   certs::CertInfo info = certs::DescribeCertificate(leaf->get());
   certs::CertChain chain = ca->PresentedChain(std::move(*leaf));
-  absl::Status s = WriteFileAtomic(out_dir + "/" + name + ".key", certs::PrivateKeyToPem(key->get()), 0600);
+  absl::Status s =
+      WriteFileAtomic(out_dir + "/" + name + ".key", certs::PrivateKeyToPem(key->get()), 0600);
   if (s.ok()) s = WriteFileAtomic(out_dir + "/" + name + ".crt", certs::ToPem(chain), 0644);
   if (s.ok()) s = WriteFileAtomic(out_dir + "/bundle.pem", certs::ToPem(ca->anchor()), 0644);
   if (!s.ok()) return Fail(kExitFailure, std::string(s.message()));
   std::cout << id->str() << ": " << out_dir << "/" << name << ".crt serial=" << info.serial_hex
-            << " expires=" << absl::FormatTime(absl::RFC3339_sec, info.not_after, absl::UTCTimeZone())
-            << "\n";
+            << " expires="
+            << absl::FormatTime(absl::RFC3339_sec, info.not_after, absl::UTCTimeZone()) << "\n";
   return kExitOk;
 }
 
@@ -85,10 +87,9 @@ int Run(int argc, const char* const* argv) {
   flags.String("trust-domain", &trust_domain, "SPIFFE trust domain");
   flags.Duration("lifetime", &lifetime, "validity (default 87600h for root, 24h for issue)");
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
-  if (args.size() != 1) return Fail(kExitUsage, "expected `root` or `issue`; see remoractl cert --help");
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
+  if (args.size() != 1)
+    return Fail(kExitUsage, "expected `root` or `issue`; see remoractl cert --help");
   if (out_dir.empty()) return Fail(kExitUsage, "--out-dir is required");
   if (args[0] == "root") {
     return Root(out_dir, trust_domain,

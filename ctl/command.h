@@ -2,8 +2,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "common/flags.h"
 
 namespace remora::ctl {
 
@@ -21,5 +25,16 @@ struct Command {
 
 // Prints "remoractl: <message>" to stderr and returns `code`.
 int Fail(int code, const std::string& message);
+
+// Parses a subcommand's flags. Returns the exit status to end with when the command must stop
+// here (--help printed, or a bad flag reported), otherwise nullopt with the positional arguments
+// in `args`.
+inline std::optional<int> ParseFlags(FlagSet& flags, int argc, const char* const* argv,
+                                     std::vector<std::string>* args) {
+  absl::Status parsed = flags.Parse(argc, argv, args);
+  if (absl::IsCancelled(parsed)) return kExitOk;
+  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
+  return std::nullopt;
+}
 
 }  // namespace remora::ctl

@@ -25,21 +25,24 @@ absl::StatusOr<OperatorClient> OperatorClient::Connect(const ConnectionFlags& fl
     const char* v = std::getenv(name);
     return std::string(v != nullptr && *v != '\0' ? v : fallback);
   };
-  const std::string server = flags.server.empty() ? env("REMORA_SERVER", "127.0.0.1:15012") : flags.server;
-  const std::string state = flags.state_dir.empty() ? env("REMORA_STATE_DIR", "/var/lib/remora") : flags.state_dir;
+  const std::string server =
+      flags.server.empty() ? env("REMORA_SERVER", "127.0.0.1:15012") : flags.server;
+  const std::string state =
+      flags.state_dir.empty() ? env("REMORA_STATE_DIR", "/var/lib/remora") : flags.state_dir;
   const std::string ca_file = flags.ca_file.empty() ? state + "/ca-bundle.pem" : flags.ca_file;
-  const std::string token_file = flags.token_file.empty() ? state + "/operator.token" : flags.token_file;
+  const std::string token_file =
+      flags.token_file.empty() ? state + "/operator.token" : flags.token_file;
   absl::StatusOr<std::string> roots = ReadFile(ca_file);
   if (!roots.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read the control plane's CA bundle: ", roots.status().message(),
-        " (pass --ca-file or --state-dir)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the control plane's CA bundle: ", roots.status().message(),
+                     " (pass --ca-file or --state-dir)"));
   }
   absl::StatusOr<std::string> token = ReadFile(token_file);
   if (!token.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read the operator token: ", token.status().message(),
-        " (pass --token-file or --state-dir)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the operator token: ", token.status().message(),
+                     " (pass --token-file or --state-dir)"));
   }
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = *roots;
@@ -67,8 +70,9 @@ std::string DescribeRpcError(const std::string& what, const grpc::Status& status
   std::string out = absl::StrCat(what, ": ", status.error_message());
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
       absl::StrContains(status.error_message(), "certificate verify failed")) {
-    absl::StrAppend(&out, " (", server, " presented a certificate that does not verify against ",
-                    "the CA bundle: pass the control plane's current ca-bundle.pem with --ca-file)");
+    absl::StrAppend(
+        &out, " (", server, " presented a certificate that does not verify against ",
+        "the CA bundle: pass the control plane's current ca-bundle.pem with --ca-file)");
   } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     absl::StrAppend(&out, " (is remora-control running at ", server, "?)");
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {

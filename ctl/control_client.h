@@ -3,10 +3,10 @@
 // REMORA_STATE_DIR), then defaults; with a state directory the CA bundle and token come from it.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -16,10 +16,10 @@
 namespace remora::ctl {
 
 struct ConnectionFlags {
-  std::string server;       // host:port
-  std::string state_dir;    // where remora-control keeps ca-bundle.pem and operator.token
-  std::string ca_file;      // overrides <state_dir>/ca-bundle.pem
-  std::string token_file;   // overrides <state_dir>/operator.token
+  std::string server;      // host:port
+  std::string state_dir;   // where remora-control keeps ca-bundle.pem and operator.token
+  std::string ca_file;     // overrides <state_dir>/ca-bundle.pem
+  std::string token_file;  // overrides <state_dir>/operator.token
   std::string server_name = "remora-control.remora-system.svc";
   absl::Duration timeout = absl::Seconds(30);
 };

@@ -1,7 +1,6 @@
 // remoractl get: what remora-control stores, as a table, YAML or JSON.
 #include <iostream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -26,16 +25,29 @@ constexpr char kUsage[] =
 absl::StatusOr<std::string> Kind(std::string text) {
   text = absl::AsciiStrToLower(text);
   static const std::map<std::string, std::string> kKinds = {
-      {"authorizationpolicy", "AuthorizationPolicy"}, {"authorizationpolicies", "AuthorizationPolicy"},
-      {"ap", "AuthorizationPolicy"}, {"networkpolicy", "NetworkPolicy"},
-      {"networkpolicies", "NetworkPolicy"}, {"netpol", "NetworkPolicy"},
-      {"peerauthentication", "PeerAuthentication"}, {"peerauthentications", "PeerAuthentication"},
-      {"pa", "PeerAuthentication"}, {"workload", "Workload"}, {"workloads", "Workload"},
-      {"wl", "Workload"}, {"service", "Service"}, {"services", "Service"}, {"svc", "Service"},
-      {"namespace", "Namespace"}, {"namespaces", "Namespace"}, {"ns", "Namespace"}, {"all", "all"}};
+      {"authorizationpolicy", "AuthorizationPolicy"},
+      {"authorizationpolicies", "AuthorizationPolicy"},
+      {"ap", "AuthorizationPolicy"},
+      {"networkpolicy", "NetworkPolicy"},
+      {"networkpolicies", "NetworkPolicy"},
+      {"netpol", "NetworkPolicy"},
+      {"peerauthentication", "PeerAuthentication"},
+      {"peerauthentications", "PeerAuthentication"},
+      {"pa", "PeerAuthentication"},
+      {"workload", "Workload"},
+      {"workloads", "Workload"},
+      {"wl", "Workload"},
+      {"service", "Service"},
+      {"services", "Service"},
+      {"svc", "Service"},
+      {"namespace", "Namespace"},
+      {"namespaces", "Namespace"},
+      {"ns", "Namespace"},
+      {"all", "all"}};
   auto it = kKinds.find(text);
   if (it == kKinds.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown kind \"", text, "\"; see remoractl get --help"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown kind \"", text, "\"; see remoractl get --help"));
   }
   return it->second;
 }
@@ -73,10 +85,9 @@ int Run(int argc, const char* const* argv) {
   flags.String("o", &output, "table, yaml or json");
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
-  if (args.empty() || args.size() > 2) return Fail(kExitUsage, "usage: remoractl get KIND [NAME] [-n NS]");
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
+  if (args.empty() || args.size() > 2)
+    return Fail(kExitUsage, "usage: remoractl get KIND [NAME] [-n NS]");
   if (output != "table" && output != "yaml" && output != "json") {
     return Fail(kExitUsage, "-o must be table, yaml or json");
   }
@@ -99,7 +110,8 @@ int Run(int argc, const char* const* argv) {
   if (output == "yaml") {
     bool first = true;
     for (const auto& o : response.objects()) {
-      std::cout << (first ? "" : "---\n") << o.yaml() << (o.yaml().empty() || o.yaml().back() == '\n' ? "" : "\n");
+      std::cout << (first ? "" : "---\n") << o.yaml()
+                << (o.yaml().empty() || o.yaml().back() == '\n' ? "" : "\n");
       first = false;
     }
     return kExitOk;
@@ -108,15 +120,20 @@ int Run(int argc, const char* const* argv) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& o : response.objects()) {
       absl::StatusOr<std::vector<YamlDocument>> docs = LoadYamlDocuments(o.yaml(), "stored object");
-      items.push_back(docs.ok() && !docs->empty() ? ToJson((*docs)[0].root) : nlohmann::json(o.yaml()));
+      items.push_back(docs.ok() && !docs->empty() ? ToJson((*docs)[0].root)
+                                                  : nlohmann::json(o.yaml()));
     }
-    std::cout << (args.size() == 2 && items.size() == 1 ? items[0] : nlohmann::json{{"items", items}}).dump(2) << "\n";
+    std::cout << (args.size() == 2 && items.size() == 1 ? items[0]
+                                                        : nlohmann::json{{"items", items}})
+                     .dump(2)
+              << "\n";
     return kExitOk;
   }
   std::cout << absl::StrFormat("%-20s %-16s %-32s %s\n", "KIND", "NAMESPACE", "NAME", "VERSION");
   for (const auto& o : response.objects()) {
-    std::cout << absl::StrFormat("%-20s %-16s %-32s %d\n", o.kind(), o.namespace_().empty() ? "-" : o.namespace_(),
-                                 o.name(), o.version());
+    std::cout << absl::StrFormat("%-20s %-16s %-32s %d\n", o.kind(),
+                                 o.namespace_().empty() ? "-" : o.namespace_(), o.name(),
+                                 o.version());
   }
   if (response.objects().empty()) std::cout << "(none)\n";
   return kExitOk;

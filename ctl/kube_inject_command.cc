@@ -57,9 +57,7 @@ int Run(int argc, const char* const* argv) {
   flags.Bool("namespace-injection", &namespace_injection,
              "treat the pods' namespace as labelled remora-injection=enabled");
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
   if (!args.empty()) {
     return Fail(kExitUsage, absl::StrCat("unexpected argument \"", args[0],
                                          "\"; name the manifest with -f FILE (or -f - for stdin)"));

@@ -19,16 +19,17 @@ int Fail(int code, const std::string& message) {
 namespace {
 
 std::vector<Command> Commands() {
-  return {ApplyCommand(),       DeleteCommand(),      GetCommand(),
-          ProxyStatusCommand(), ProxyConfigCommand(), AuthzCommand(),
-          TokenCommand(),       CaCommand(),          CertCommand(),
-          KubeInjectCommand()}; }
+  return {ApplyCommand(), DeleteCommand(), GetCommand(), ProxyStatusCommand(), ProxyConfigCommand(),
+          AuthzCommand(), TokenCommand(),  CaCommand(),  CertCommand(),        KubeInjectCommand()};
+}
 
 std::string Usage() {
   std::string out =
       "remoractl: operate a Remora mesh.\n\nusage: remoractl COMMAND [flags]   (remoractl COMMAND "
       "--help for each)\n\ncommands:\n";
-  for (const Command& c : Commands()) absl::StrAppend(&out, "  ", c.name, std::string(16 - std::min<size_t>(c.name.size(), 15), ' '), c.summary, "\n");
+  for (const Command& c : Commands())
+    absl::StrAppend(&out, "  ", c.name, std::string(16 - std::min<size_t>(c.name.size(), 15), ' '),
+                    c.summary, "\n");
   return out;
 }
 
@@ -51,9 +52,10 @@ int main(int argc, char** argv) {
     try {
       return c.run(static_cast<int>(args.size()), args.data());
     } catch (const std::exception& e) {
-      return remora::ctl::Fail(remora::ctl::kExitFailure, absl::StrCat("internal error: ", e.what()));
+      return remora::ctl::Fail(remora::ctl::kExitFailure,
+                               absl::StrCat("internal error: ", e.what()));
     }
   }
-  return remora::ctl::Fail(remora::ctl::kExitUsage,
-                           absl::StrCat("unknown command \"", argv[1], "\"\n\n", remora::ctl::Usage()));
+  return remora::ctl::Fail(remora::ctl::kExitUsage, absl::StrCat("unknown command \"", argv[1],
+                                                                 "\"\n\n", remora::ctl::Usage()));
 }

@@ -34,18 +34,20 @@ int Status(int argc, const char* const* argv) {
   flags.Bool("v", &verbose, "per resource type details");
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
-  if (args.size() > 1) return Fail(kExitUsage, "usage: remoractl proxy-status [NAMESPACE/WORKLOAD]");
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
+  if (args.size() > 1)
+    return Fail(kExitUsage, "usage: remoractl proxy-status [NAMESPACE/WORKLOAD]");
   absl::StatusOr<OperatorClient> client = OperatorClient::Connect(connection);
   if (!client.ok()) return Fail(kExitFailure, std::string(client.status().message()));
   remora::v1::ProxyStatusResponse response;
   auto context = client->Context(connection.timeout);
-  grpc::Status status = client->stub().ProxyStatus(context.get(), remora::v1::ProxyStatusRequest(), &response);
-  if (!status.ok()) return Fail(kExitFailure, DescribeRpcError("proxy-status", status, client->server()));
+  grpc::Status status =
+      client->stub().ProxyStatus(context.get(), remora::v1::ProxyStatusRequest(), &response);
+  if (!status.ok())
+    return Fail(kExitFailure, DescribeRpcError("proxy-status", status, client->server()));
   std::cout << "configuration version " << response.config_version() << "\n";
-  std::cout << absl::StrFormat("%-28s %-48s %-9s %-8s %s\n", "PROXY", "IDENTITY", "VERSION", "STATUS", "LAST NACK");
+  std::cout << absl::StrFormat("%-28s %-48s %-9s %-8s %s\n", "PROXY", "IDENTITY", "VERSION",
+                               "STATUS", "LAST NACK");
   int shown = 0;
   for (const auto& p : response.proxies()) {
     if (!args.empty() && p.proxy() != args[0]) continue;
@@ -54,20 +56,23 @@ int Status(int argc, const char* const* argv) {
     for (const auto& t : p.types()) {
       if (!t.last_nack().empty()) nack = absl::StrCat(Short(t.type_url()), ": ", t.last_nack());
     }
-    std::cout << absl::StrFormat("%-28s %-48s %-9d %-8s %s\n", p.proxy(), p.identity(), p.config_version(),
-                                 p.synced() ? "SYNCED" : "STALE", nack.empty() ? "-" : nack);
+    std::cout << absl::StrFormat("%-28s %-48s %-9d %-8s %s\n", p.proxy(), p.identity(),
+                                 p.config_version(), p.synced() ? "SYNCED" : "STALE",
+                                 nack.empty() ? "-" : nack);
     if (!verbose && args.empty()) continue;
     std::cout << "    connected from " << p.peer() << " since " << p.connected_since() << "\n";
     for (const auto& t : p.types()) {
-      std::cout << absl::StrFormat("    %-20s sent %-6s acked %-6s%s\n", Short(t.type_url()), t.sent_version(),
-                                   t.acked_version(), t.last_nack().empty() ? "" : "  NACK: " + t.last_nack());
+      std::cout << absl::StrFormat("    %-20s sent %-6s acked %-6s%s\n", Short(t.type_url()),
+                                   t.sent_version(), t.acked_version(),
+                                   t.last_nack().empty() ? "" : "  NACK: " + t.last_nack());
       for (const auto& r : t.rejected()) {
         std::cout << "      refused " << r.name() << ": " << r.reason() << "\n";
       }
     }
   }
   if (shown == 0) {
-    std::cout << (args.empty() ? "(no proxy is connected)\n" : absl::StrCat("(", args[0], " is not connected)\n"));
+    std::cout << (args.empty() ? "(no proxy is connected)\n"
+                               : absl::StrCat("(", args[0], " is not connected)\n"));
     return args.empty() ? kExitOk : kExitFailure;
   }
   return kExitOk;
@@ -78,9 +83,7 @@ int Config(int argc, const char* const* argv) {
   FlagSet flags("remoractl proxy-config", kConfigUsage);
   AddConnectionFlags(flags, &connection);
   std::vector<std::string> args;
-  absl::Status parsed = flags.Parse(argc, argv, &args);
-  if (absl::IsCancelled(parsed)) return kExitOk;
-  if (!parsed.ok()) return Fail(kExitUsage, std::string(parsed.message()));
+  if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
   if (args.size() != 1) return Fail(kExitUsage, "usage: remoractl proxy-config NAMESPACE/WORKLOAD");
   absl::StatusOr<OperatorClient> client = OperatorClient::Connect(connection);
   if (!client.ok()) return Fail(kExitFailure, std::string(client.status().message()));
@@ -89,7 +92,8 @@ int Config(int argc, const char* const* argv) {
   remora::v1::ProxyConfigResponse response;
   auto context = client->Context(connection.timeout);
   grpc::Status status = client->stub().ProxyConfig(context.get(), request, &response);
-  if (!status.ok()) return Fail(kExitFailure, DescribeRpcError("proxy-config", status, client->server()));
+  if (!status.ok())
+    return Fail(kExitFailure, DescribeRpcError("proxy-config", status, client->server()));
   std::cout << response.json() << "\n";
   return kExitOk;
 }
