@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/net.h"
 #include "tests/support/proxy_harness.h"
+#include "tests/support/proxy_pair_fixture.h"
 #include "tests/support/test_app.h"
 
 namespace remora::testing {
@@ -16,9 +17,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using certs::testing::MakeRoot;
-using certs::testing::MakeWorkload;
-using certs::testing::WriteFiles;
 
 constexpr char kWebId[] = "spiffe://cluster.local/ns/b/sa/web";
 
@@ -34,15 +32,8 @@ spec:
     to: [{operation: {methods: ["GET"], paths: ["/public/*"]}}]
 )";
 
-class ProxyAuthzTest : public ::testing::Test {
+class ProxyAuthzTest : public ProxyPairTest {
  protected:
-  void SetUp() override {
-    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    bundle_ = certs::ToPem(root_.anchor());
-    client_files_ = WriteFiles(dir_, "client", MakeWorkload(root_, "a", "client"), bundle_);
-    server_files_ = WriteFiles(dir_, "web", MakeWorkload(root_, "b", "web"), bundle_);
-  }
-
   // A server sidecar for `app` enforcing `policy`, port protocol `protocol`, and a client sidecar
   // in front of it (with `client_extra` appended to its configuration).
   void Start(TestApp& app, const std::string& policy, const std::string& protocol,
@@ -53,23 +44,19 @@ class ProxyAuthzTest : public ::testing::Test {
     // Replace the generated port list to declare the protocol.
     server_yaml = server_yaml.substr(0, server_yaml.find("inbound:")) +
                   absl::StrCat("inbound:\n  mode: STRICT\n  ports:\n    - {port: ", port,
-                               ", protocol: ", protocol, "}\n",
-                               "policy_files: [\"", dir_, "/server-policy.yaml\"]\n",
-                               "workload: {labels: {app: web}}\n");
-    absl::StatusOr<std::unique_ptr<ProxyProcess>> server = ProxyProcess::Start(dir_, "server", server_yaml);
+                               ", protocol: ", protocol, "}\n", "policy_files: [\"", dir_,
+                               "/server-policy.yaml\"]\n", "workload: {labels: {app: web}}\n");
+    absl::StatusOr<std::unique_ptr<ProxyProcess>> server =
+        ProxyProcess::Start(dir_, "server", server_yaml);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     absl::StatusOr<std::unique_ptr<ProxyProcess>> client = ProxyProcess::Start(
-        dir_, "client", OutboundConfig(client_files_, server_->Address("inbound"), {kWebId}, client_extra));
+        dir_, "client",
+        OutboundConfig(client_files_, server_->Address("inbound"), {kWebId}, client_extra));
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
   }
 
-  std::string dir_;
-  certs::Authority root_ = MakeRoot();
-  std::string bundle_;
-  certs::testing::WrittenFiles client_files_;
-  certs::testing::WrittenFiles server_files_;
   std::unique_ptr<ProxyProcess> server_;
   std::unique_ptr<ProxyProcess> client_;
 };
@@ -83,7 +70,8 @@ std::string RoundTrip(Conn& conn, const std::string& request) {
     if (head_end != std::string::npos) {
       size_t cl = response.find("ontent-Length: ");
       if (cl == std::string::npos) cl = response.find("ontent-length: ");
-      size_t length = cl == std::string::npos || cl > head_end ? 0 : std::stoul(response.substr(cl + 15));
+      size_t length =
+          cl == std::string::npos || cl > head_end ? 0 : std::stoul(response.substr(cl + 15));
       if (response.size() >= head_end + 4 + length) return response;
     }
     absl::StatusOr<std::string> more = conn.ReadExactly(1);
@@ -97,14 +85,17 @@ TEST_F(ProxyAuthzTest, HttpRequestsAreAuthorizedOneByOneOnAReusableConnection) {
   Start(app, kAllowPublicGet, "http");
   absl::StatusOr<Conn> conn = Conn::Dial(client_->Address("outbound"));
   ASSERT_TRUE(conn.ok());
-  std::string ok = RoundTrip(*conn, "GET /public/page HTTP/1.1\r\nHost: web\r\nX-Forwarded-Client-Cert: By=forged\r\n\r\n");
+  std::string ok = RoundTrip(
+      *conn,
+      "GET /public/page HTTP/1.1\r\nHost: web\r\nX-Forwarded-Client-Cert: By=forged\r\n\r\n");
   EXPECT_THAT(ok, HasSubstr("HTTP/1.1 200"));
   EXPECT_THAT(ok, HasSubstr("hello from app GET /public/page"));
 
   std::string denied = RoundTrip(*conn, "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n");
   EXPECT_THAT(denied, HasSubstr("HTTP/1.1 403 Forbidden"));
   EXPECT_THAT(denied, HasSubstr("RBAC: access denied"));
-  std::string post = RoundTrip(*conn, "POST /public/page HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\n\r\nbody");
+  std::string post =
+      RoundTrip(*conn, "POST /public/page HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\n\r\nbody");
   EXPECT_THAT(post, HasSubstr("HTTP/1.1 403"));
 
   // The same connection still works after the denials.
@@ -130,12 +121,14 @@ metadata: {name: deny-admin, namespace: b}
 spec:
   action: DENY
   rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
-)", "http");
+)",
+        "http");
   for (const char* target : {"/admin", "//admin", "/./admin", "/public/../admin", "/%61dmin"}) {
     absl::StatusOr<Conn> conn = Conn::Dial(client_->Address("outbound"));
     ASSERT_TRUE(conn.ok());
     EXPECT_THAT(RoundTrip(*conn, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: web\r\n\r\n")),
-                HasSubstr("HTTP/1.1 403")) << target;
+                HasSubstr("HTTP/1.1 403"))
+        << target;
   }
   EXPECT_EQ(app.connections(), 0);
 }
@@ -147,12 +140,15 @@ TEST_F(ProxyAuthzTest, SmugglingShapesAreAnswered400AndNeverReachTheApp) {
       {"conflicting Content-Length",
        "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
       {"Transfer-Encoding with Content-Length",
-       "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+       "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n"},
       {"bad chunk size",
        "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n"},
       {"header injection (bare CR)", "GET / HTTP/1.1\r\nHost: web\r\nX: a\rInjected: 1\r\n\r\n"},
-      {"oversize headers", absl::StrCat("GET / HTTP/1.1\r\nHost: web\r\nX: ", std::string(40000, 'a'), "\r\n\r\n")},
-      {"unsupported Transfer-Encoding", "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: gzip\r\n\r\n"},
+      {"oversize headers",
+       absl::StrCat("GET / HTTP/1.1\r\nHost: web\r\nX: ", std::string(40000, 'a'), "\r\n\r\n")},
+      {"unsupported Transfer-Encoding",
+       "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: gzip\r\n\r\n"},
       {"missing Host", "GET / HTTP/1.1\r\n\r\n"},
   };
   for (const auto& [name, raw] : cases) {
@@ -176,7 +172,8 @@ metadata: {name: only-payments, namespace: b}
 spec:
   action: ALLOW
   rules: [{from: [{source: {principals: ["cluster.local/ns/a/sa/payments"]}}]}]
-)", "tcp");
+)",
+        "tcp");
   absl::StatusOr<Conn> conn = Conn::Dial(client_->Address("outbound"));
   ASSERT_TRUE(conn.ok());
   (void)conn->SendAll("secret bytes");
@@ -201,7 +198,8 @@ spec:
   - to: [{ipBlock: {cidr: 10.0.0.0/8}}]
 )");
   Start(app, "", "tcp",
-        absl::StrCat("policy_files: [\"", dir_, "/egress.yaml\"]\nworkload: {labels: {app: client}}\n"));
+        absl::StrCat("policy_files: [\"", dir_,
+                     "/egress.yaml\"]\nworkload: {labels: {app: client}}\n"));
   absl::StatusOr<Conn> conn = Conn::Dial(client_->Address("outbound"));
   ASSERT_TRUE(conn.ok());
   (void)conn->SendAll("hello");
@@ -210,7 +208,8 @@ spec:
   EXPECT_TRUE(WaitForText(client_->log_path(), "refused connection")) << client_->Log();
   EXPECT_THAT(client_->Log(), HasSubstr("NetworkPolicy"));
   // Stopped at the client: the server sidecar never saw a connection.
-  EXPECT_THAT(*server_->AdminGet("/stats"), HasSubstr("listener_downstream_cx{listener=\"inbound\"}: 0"));
+  EXPECT_THAT(*server_->AdminGet("/stats"),
+              HasSubstr("listener_downstream_cx{listener=\"inbound\"}: 0"));
   EXPECT_EQ(app.connections(), 0);
 }
 

@@ -17,15 +17,16 @@ using ::testing::HasSubstr;
 std::string Get(const std::string& address, const std::string& path) {
   absl::StatusOr<Conn> conn = Conn::Dial(address);
   if (!conn.ok()) return "connect failed";
-  (void)conn->SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"));
+  (void)conn->SendAll(
+      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"));
   return conn->ReadToEof().value_or("read failed");
 }
 
 TEST(ProxyHealthTest, RewrittenProbesReachTheAppThroughTheHealthPort) {
   const std::string dir = TestDir("health");
   certs::Authority root = certs::testing::MakeRoot();
-  auto files = certs::testing::WriteFiles(dir, "web", certs::testing::MakeWorkload(root, "b", "web"),
-                                          certs::ToPem(root.anchor()));
+  auto files = certs::testing::WriteFiles(
+      dir, "web", certs::testing::MakeWorkload(root, "b", "web"), certs::ToPem(root.anchor()));
   TestApp http_app(TestApp::Mode::kHttp);
   TestApp tcp_app(TestApp::Mode::kEcho);
   std::string yaml = InboundConfig(files, http_app.endpoint(), "STRICT");

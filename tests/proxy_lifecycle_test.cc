@@ -12,39 +12,19 @@
 #include "gtest/gtest.h"
 #include "tests/support/net.h"
 #include "tests/support/proxy_harness.h"
+#include "tests/support/proxy_pair_fixture.h"
 #include "tests/support/test_app.h"
 
 namespace remora::testing {
 namespace {
 
-using ::testing::HasSubstr;
-using certs::testing::MakeRoot;
 using certs::testing::MakeWorkload;
 using certs::testing::WriteFiles;
+using ::testing::HasSubstr;
 
 constexpr char kWebId[] = "spiffe://cluster.local/ns/b/sa/web";
 
-class ProxyLifecycleTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    bundle_ = certs::ToPem(root_.anchor());
-    client_files_ = WriteFiles(dir_, "client", MakeWorkload(root_, "a", "client"), bundle_);
-    server_files_ = WriteFiles(dir_, "web", MakeWorkload(root_, "b", "web"), bundle_);
-  }
-
-  std::unique_ptr<ProxyProcess> Start(const std::string& name, const std::string& yaml) {
-    absl::StatusOr<std::unique_ptr<ProxyProcess>> p = ProxyProcess::Start(dir_, name, yaml);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.ok() ? std::move(*p) : nullptr;
-  }
-
-  std::string dir_;
-  certs::Authority root_ = MakeRoot();
-  std::string bundle_;
-  certs::testing::WrittenFiles client_files_;
-  certs::testing::WrittenFiles server_files_;
-};
+using ProxyLifecycleTest = ProxyPairTest;
 
 std::string ServedSerial(const ProxyProcess& proxy) {
   std::string certs = proxy.AdminGet("/certs").value_or("");
@@ -54,8 +34,9 @@ std::string ServedSerial(const ProxyProcess& proxy) {
 
 TEST_F(ProxyLifecycleTest, CertificateRotationKeepsLiveTransferAndServesNewSerial) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
-  auto client = Start("client", OutboundConfig(client_files_, server->Address("inbound"), {kWebId}));
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
+  auto client =
+      StartProxy("client", OutboundConfig(client_files_, server->Address("inbound"), {kWebId}));
   ASSERT_TRUE(server && client);
   const std::string old_serial = ServedSerial(*server);
   ASSERT_FALSE(old_serial.empty());
@@ -93,9 +74,9 @@ TEST_F(ProxyLifecycleTest, CertificateRotationKeepsLiveTransferAndServesNewSeria
 
   // The next connection is served with the new certificate.
   certs::testing::Workload probe = MakeWorkload(root_, "a", "probe");
-  absl::StatusOr<TlsTestClient> tls = TlsTestClient::Connect(
-      server->Address("inbound"), certs::ToPem(probe.chain), certs::PrivateKeyToPem(probe.key.get()),
-      bundle_);
+  absl::StatusOr<TlsTestClient> tls =
+      TlsTestClient::Connect(server->Address("inbound"), certs::ToPem(probe.chain),
+                             certs::PrivateKeyToPem(probe.key.get()), bundle_);
   ASSERT_TRUE(tls.ok()) << tls.status();
   EXPECT_EQ(tls->PeerSerial(), new_serial);
   EXPECT_NE(new_serial, old_serial);
@@ -103,7 +84,7 @@ TEST_F(ProxyLifecycleTest, CertificateRotationKeepsLiveTransferAndServesNewSeria
 
 TEST_F(ProxyLifecycleTest, BrokenCertificateFileKeepsThePreviousIdentity) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
   ASSERT_TRUE(server);
   const std::string serial = ServedSerial(*server);
   WriteFileOrDie(server_files_.cert, "-----BEGIN CERTIFICATE-----\ngarbage\n");
@@ -114,8 +95,8 @@ TEST_F(ProxyLifecycleTest, BrokenCertificateFileKeepsThePreviousIdentity) {
 
 TEST_F(ProxyLifecycleTest, IdleConnectionIsClosedAfterIdleTimeout) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
-  auto client = Start("client", OutboundConfig(client_files_, server->Address("inbound"), {kWebId},
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
+  auto client = StartProxy("client", OutboundConfig(client_files_, server->Address("inbound"), {kWebId},
                                                "limits: {idle_timeout: 300ms}\n"));
   ASSERT_TRUE(server && client);
   absl::StatusOr<Conn> conn = Conn::Dial(client->Address("outbound"));
@@ -131,7 +112,7 @@ TEST_F(ProxyLifecycleTest, IdleConnectionIsClosedAfterIdleTimeout) {
 
 TEST_F(ProxyLifecycleTest, SilentClientIsClosedAfterHandshakeTimeout) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "STRICT",
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT",
                                               "limits: {handshake_timeout: 300ms}\n"));
   ASSERT_TRUE(server);
   absl::StatusOr<Conn> conn = Conn::Dial(server->Address("inbound"));
@@ -144,7 +125,7 @@ TEST_F(ProxyLifecycleTest, SilentClientIsClosedAfterHandshakeTimeout) {
 
 TEST_F(ProxyLifecycleTest, ConnectionsBeyondTheLimitAreRefused) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
                                               "limits: {max_connections: 2}\n"));
   ASSERT_TRUE(server);
   std::vector<Conn> open;
@@ -166,7 +147,7 @@ TEST_F(ProxyLifecycleTest, ConnectionsBeyondTheLimitAreRefused) {
 
 TEST_F(ProxyLifecycleTest, SigtermDrainsLiveConnectionsThenExits) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
                                               "limits: {drain_timeout: 20s}\n"));
   ASSERT_TRUE(server);
   const std::string inbound = server->Address("inbound");
@@ -177,8 +158,9 @@ TEST_F(ProxyLifecycleTest, SigtermDrainsLiveConnectionsThenExits) {
 
   server->process().Signal(SIGTERM);
   ASSERT_TRUE(WaitForText(server->log_path(), "draining: stopped accepting"));
-  EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] { return !Conn::Dial(inbound, absl::Seconds(1)).ok(); }))
-      << "the listener should be closed while draining";
+  EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
+    return !Conn::Dial(inbound, absl::Seconds(1)).ok();
+  })) << "the listener should be closed while draining";
   EXPECT_THAT(server->AdminGet("/ready").value_or(""), HasSubstr("503 draining"));
 
   // The live connection still works, and the proxy exits once it is done.
@@ -194,7 +176,7 @@ TEST_F(ProxyLifecycleTest, SigtermDrainsLiveConnectionsThenExits) {
 
 TEST_F(ProxyLifecycleTest, DrainTimeoutClosesStragglers) {
   TestApp app(TestApp::Mode::kEcho);
-  auto server = Start("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
+  auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
                                               "limits: {drain_timeout: 500ms}\n"));
   ASSERT_TRUE(server);
   absl::StatusOr<Conn> live = Conn::Dial(server->Address("inbound"));
@@ -218,7 +200,7 @@ TEST_F(ProxyLifecycleTest, NonMeshDestinationPassesThroughOrIsRefusedByPolicy) {
       "listeners:\n  - {name: outbound, direction: outbound, address: \"127.0.0.1:0\", target: \"",
       app.endpoint(), "\"}\nadmin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n");
   {
-    auto pass = Start("pass", files + "outbound: {unknown_destinations: passthrough}\n");
+    auto pass = StartProxy("pass", files + "outbound: {unknown_destinations: passthrough}\n");
     ASSERT_TRUE(pass);
     absl::StatusOr<Conn> conn = Conn::Dial(pass->Address("outbound"));
     ASSERT_TRUE(conn.ok());
@@ -227,14 +209,15 @@ TEST_F(ProxyLifecycleTest, NonMeshDestinationPassesThroughOrIsRefusedByPolicy) {
     EXPECT_EQ(*conn->ReadToEof(), "plain");
     EXPECT_EQ(app.received(), "plain");
   }
-  auto deny = Start("deny", files + "outbound: {unknown_destinations: deny}\n");
+  auto deny = StartProxy("deny", files + "outbound: {unknown_destinations: deny}\n");
   ASSERT_TRUE(deny);
   absl::StatusOr<Conn> conn = Conn::Dial(deny->Address("outbound"));
   ASSERT_TRUE(conn.ok());
   (void)conn->SendAll("secret");
   absl::StatusOr<std::string> reply = conn->ReadToEof();
   EXPECT_TRUE(!reply.ok() || reply->empty());
-  EXPECT_TRUE(WaitForText(deny->log_path(), "destination is not a mesh service and outbound policy is deny"));
+  EXPECT_TRUE(WaitForText(deny->log_path(),
+                          "destination is not a mesh service and outbound policy is deny"));
   EXPECT_EQ(app.connections(), 1);
 }
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/net.h"
 #include "tests/support/proxy_harness.h"
+#include "tests/support/proxy_pair_fixture.h"
 #include "tests/support/test_app.h"
 
 namespace remora::testing {
@@ -19,21 +20,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using certs::testing::MakeRoot;
-using certs::testing::MakeWorkload;
-using certs::testing::WriteFiles;
 
 constexpr char kWebId[] = "spiffe://cluster.local/ns/b/sa/web";
 
-class ProxyMtlsTest : public ::testing::Test {
+class ProxyMtlsTest : public ProxyPairTest {
  protected:
-  void SetUp() override {
-    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    bundle_ = certs::ToPem(root_.anchor());
-    client_files_ = WriteFiles(dir_, "client", MakeWorkload(root_, "a", "client"), bundle_);
-    server_files_ = WriteFiles(dir_, "web", MakeWorkload(root_, "b", "web"), bundle_);
-  }
-
   // Starts the server-side sidecar in front of `app`, then the client-side one pointing at it.
   void StartPair(TestApp& app, const std::string& mode = "STRICT",
                  const std::vector<std::string>& identities = {kWebId},
@@ -49,11 +40,6 @@ class ProxyMtlsTest : public ::testing::Test {
     client_ = std::move(*client);
   }
 
-  std::string dir_;
-  certs::Authority root_ = MakeRoot();
-  std::string bundle_;
-  certs::testing::WrittenFiles client_files_;
-  certs::testing::WrittenFiles server_files_;
   std::unique_ptr<ProxyProcess> server_;
   std::unique_ptr<ProxyProcess> client_;
 };

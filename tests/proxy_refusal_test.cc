@@ -45,7 +45,8 @@ class ProxyRefusalTest : public ::testing::Test {
       EXPECT_EQ(tls->ReadAll(&error), "");
     }
     EXPECT_TRUE(WaitForText(server_->log_path(), absl::StrCat("reason=\"", reason)))
-        << "want reason " << reason << "\nlog:\n" << server_->Log();
+        << "want reason " << reason << "\nlog:\n"
+        << server_->Log();
     EXPECT_THAT(server_->Log(), ::testing::HasSubstr("refused connection from=127.0.0.1:"));
     EXPECT_EQ(app_.connections(), 0);
     EXPECT_EQ(app_.bytes_received(), 0);
@@ -78,8 +79,9 @@ TEST_F(ProxyRefusalTest, ClientFromAnotherTrustDomain) {
   b.AddUriSan("spiffe://evil.example/ns/a/sa/client");
   Workload w = MakeCustom(root_, b);
   // The log quotes reasons logfmt-style, so the inner quotes appear escaped.
-  ExpectRefused(&w, "identity spiffe://evil.example/ns/a/sa/client is in trust domain "
-                    "\\\"evil.example\\\", not the mesh's \\\"cluster.local\\\"");
+  ExpectRefused(&w,
+                "identity spiffe://evil.example/ns/a/sa/client is in trust domain "
+                "\\\"evil.example\\\", not the mesh's \\\"cluster.local\\\"");
 }
 
 TEST_F(ProxyRefusalTest, ClientWithTwoUriSans) {
@@ -103,9 +105,9 @@ TEST_F(ProxyRefusalTest, ClientWithCaCertificateAsLeaf) {
 TEST_F(ProxyRefusalTest, ValidClientIsServed) {
   // The control case: the same client path with a good certificate reaches the app.
   Workload w = MakeWorkload(root_, "a", "client");
-  absl::StatusOr<TlsTestClient> tls = TlsTestClient::Connect(
-      server_->Address("inbound"), certs::ToPem(w.chain), certs::PrivateKeyToPem(w.key.get()),
-      bundle_);
+  absl::StatusOr<TlsTestClient> tls =
+      TlsTestClient::Connect(server_->Address("inbound"), certs::ToPem(w.chain),
+                             certs::PrivateKeyToPem(w.key.get()), bundle_);
   ASSERT_TRUE(tls.ok()) << tls.status();
   EXPECT_EQ(tls->PeerUri(), "spiffe://cluster.local/ns/b/sa/web");
   ASSERT_TRUE(tls->Write("ping").ok());
@@ -127,10 +129,10 @@ TEST(ProxyFailClosedTest, SidecarRefusesMtlsOnceItsOwnCertificateExpires) {
   absl::StatusOr<std::unique_ptr<ProxyProcess>> server =
       ProxyProcess::Start(dir, "server", InboundConfig(server_files, app.endpoint(), "STRICT"));
   ASSERT_TRUE(server.ok()) << server.status();
-  absl::StatusOr<std::unique_ptr<ProxyProcess>> client = ProxyProcess::Start(
-      dir, "client",
-      OutboundConfig(client_files, (*server)->Address("inbound"),
-                     {"spiffe://cluster.local/ns/b/sa/web"}));
+  absl::StatusOr<std::unique_ptr<ProxyProcess>> client =
+      ProxyProcess::Start(dir, "client",
+                          OutboundConfig(client_files, (*server)->Address("inbound"),
+                                         {"spiffe://cluster.local/ns/b/sa/web"}));
   ASSERT_TRUE(client.ok()) << client.status();
   // Once the server's certificate has expired, the server sidecar fails closed itself.
   ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] {

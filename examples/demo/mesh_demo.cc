@@ -29,6 +29,7 @@
 #include "common/status_macros.h"
 #include "tests/e2e/mesh.h"
 #include "tests/e2e/pcap.h"
+#include "tests/e2e/shop_manifests.h"
 
 namespace remora::demo {
 namespace {
@@ -50,36 +51,6 @@ constexpr char kUsage[] =
 constexpr char kTag[] = "remora-demo";
 constexpr uint16_t kControlPort = 15012;  // Istio's xDS + CA port
 constexpr char kWebBody[] = "hello from web (served by python3 -m http.server, through Remora)\n";
-
-constexpr char kWebService[] = R"(apiVersion: remora.io/v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 8080, targetPort: 8080, protocol: http}
-  - {name: echo, port: 9000, targetPort: 9000, protocol: tcp}
-)";
-
-constexpr char kAllowFrontend[] = R"(apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: web-allow-frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
-)";
-
-constexpr char kIngressFromFrontend[] = R"(apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress-from-frontend, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: frontend}}}]
-)";
 
 // --- Ctrl-C ------------------------------------------------------------------------------------
 // The first SIGINT/SIGTERM/SIGHUP asks the demo to stop after the current step and clean up; a
@@ -315,8 +286,8 @@ class Demo {
                         "   (this run's files: manifests, pod configurations, logs, captures)"));
 
     n_.Heading("2. The service web, registered as Kubernetes would report it");
-    n_.Yaml(kWebService);
-    ASSIGN_OR_RETURN(std::string applied, mesh_->Apply("web-service", kWebService, false));
+    n_.Yaml(e2e::kWebService);
+    ASSIGN_OR_RETURN(std::string applied, mesh_->Apply("web-service", e2e::kWebService, false));
     (void)applied;
     return absl::OkStatus();
   }
@@ -418,9 +389,9 @@ class Demo {
     Pod& web = *mesh_->pod("web");
     const std::string url = absl::StrCat("http://", web.ip(), ":8080/");
     n_.Heading("5. DENIED: an AuthorizationPolicy lets only frontend's identity call web");
-    n_.Yaml(kAllowFrontend);
+    n_.Yaml(e2e::kAllowFrontend);
     n_.Say("--wait returns once every proxy the policy affects has acknowledged it:");
-    RETURN_IF_ERROR(mesh_->Apply("allow-frontend", kAllowFrontend, true).status());
+    RETURN_IF_ERROR(mesh_->Apply("allow-frontend", e2e::kAllowFrontend, true).status());
     for (const char* caller : {"frontend", "batch"}) {
       ASSIGN_OR_RETURN(HttpCall call, Curl(*mesh_->pod(caller), url));
       n_.Output(absl::StrCat(call.status_line, "\n", call.body));
@@ -455,8 +426,8 @@ class Demo {
     n_.Output(before.out);
     n_.Result(true, "without a policy, batch's line to web's TCP echo server (9000) comes back");
     n_.Say("Now the NetworkPolicy:");
-    n_.Yaml(kIngressFromFrontend);
-    RETURN_IF_ERROR(mesh_->Apply("ingress-from-frontend", kIngressFromFrontend, true).status());
+    n_.Yaml(e2e::kIngressFromFrontend);
+    RETURN_IF_ERROR(mesh_->Apply("ingress-from-frontend", e2e::kIngressFromFrontend, true).status());
     n_.Say("The same line, from each pod:");
     for (const char* caller : {"frontend", "batch"}) {
       const std::string line = absl::StrCat("hello-from-", caller);

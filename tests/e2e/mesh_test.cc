@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/pcap.h"
+#include "tests/e2e/shop_manifests.h"
 
 namespace remora::e2e {
 namespace {
@@ -55,38 +56,6 @@ PodSpec Spec(const std::string& name) {
   spec.name = name;
   return spec;
 }
-
-// Registered with the control plane the way Kubernetes would: pods with label app=web serve the
-// service "web" on 8080 (HTTP) and 9000 (TCP).
-constexpr char kWebService[] = R"(apiVersion: remora.io/v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 8080, targetPort: 8080, protocol: http}
-  - {name: echo, port: 9000, targetPort: 9000, protocol: tcp}
-)";
-
-constexpr char kOnlyFrontendMayCallWeb[] = R"(apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: web-allow-frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
-)";
-
-constexpr char kOnlyFrontendPodsMayConnect[] = R"(apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress-from-frontend, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: frontend}}}]
-)";
 
 // Rules an "ops" pod holds before remora-init: its own table, which cleanup must leave alone.
 constexpr char kOpsOwnRules[] = R"(table inet ops {
@@ -237,7 +206,7 @@ TEST_F(MeshTest, AnAuthorizationPolicyAnswers403ToAnIdentityItDoesNotAllow) {
     EXPECT_EQ(reply->status, 200) << caller;
   }
 
-  absl::StatusOr<std::string> applied = mesh_->Apply("allow-frontend", kOnlyFrontendMayCallWeb);
+  absl::StatusOr<std::string> applied = mesh_->Apply("allow-frontend", kAllowFrontend);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_THAT(*applied, HasSubstr("authorizationpolicy shop/web-allow-frontend created"));
   EXPECT_THAT(*applied, HasSubstr("active on 1/1 affected proxy"));
@@ -272,7 +241,7 @@ TEST_F(MeshTest, ANetworkPolicyRefusesTcpConnectionsFromPodsItDoesNotSelect) {
   EXPECT_EQ(before.out, "batch-before\n") << before.err;
 
   absl::StatusOr<std::string> applied =
-      mesh_->Apply("ingress-from-frontend", kOnlyFrontendPodsMayConnect);
+      mesh_->Apply("ingress-from-frontend", kIngressFromFrontend);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_THAT(*applied, HasSubstr("networkpolicy shop/web-ingress-from-frontend created"));
   EXPECT_THAT(*applied, HasSubstr("active on 1/1 affected proxy"));

@@ -37,14 +37,15 @@ absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> ControlPlaneProcess::Start(
   for (std::string& a : extra_args) argv.push_back(std::move(a));
   absl::StatusOr<Subprocess> process = Subprocess::Start(argv, dir + "/control.log");
   if (!process.ok()) return process.status();
-  if (!WaitFor(absl::Seconds(30), [&] { return !ReadFileOrEmpty(ports).empty() || !process->Running(); }) ||
+  if (!WaitFor(absl::Seconds(30),
+               [&] { return !ReadFileOrEmpty(ports).empty() || !process->Running(); }) ||
       ReadFileOrEmpty(ports).empty()) {
     return absl::UnavailableError(absl::StrCat("remora-control did not start:\n", process->Log()));
   }
   nlohmann::json j = nlohmann::json::parse(ReadFileOrEmpty(ports));
-  return std::unique_ptr<ControlPlaneProcess>(new ControlPlaneProcess(
-      std::move(*process), dir, j["grpc"].get<std::string>(), j.value("admin", ""),
-      j.value("webhook", "")));
+  return std::unique_ptr<ControlPlaneProcess>(
+      new ControlPlaneProcess(std::move(*process), dir, j["grpc"].get<std::string>(),
+                              j.value("admin", ""), j.value("webhook", "")));
 }
 
 CommandResult Remoractl(const ControlPlaneProcess& control, const std::vector<std::string>& args,
@@ -71,12 +72,12 @@ CommandResult Remoractl(const ControlPlaneProcess& control, const std::vector<st
 std::string MeshProxyConfig(const ControlPlaneProcess& control, const std::string& token_file,
                             const std::string& ns, const std::string& name, const std::string& sa,
                             const std::string& listeners_yaml, const std::string& extra) {
-  return absl::StrCat(
-      "control_plane: {address: \"", control.address(), "\", token_file: \"", token_file,
-      "\", ca_file: \"", control.ca_bundle(), "\", retry_initial: 100ms, retry_max: 1s}\n",
-      "workload: {name: ", name, ", namespace: ", ns, ", service_account: ", sa, "}\n",
-      "listeners:\n", listeners_yaml,
-      "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n", extra);
+  return absl::StrCat("control_plane: {address: \"", control.address(), "\", token_file: \"",
+                      token_file, "\", ca_file: \"", control.ca_bundle(),
+                      "\", retry_initial: 100ms, retry_max: 1s}\n", "workload: {name: ", name,
+                      ", namespace: ", ns, ", service_account: ", sa, "}\n", "listeners:\n",
+                      listeners_yaml,
+                      "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n", extra);
 }
 
 }  // namespace remora::testing

@@ -95,7 +95,8 @@ absl::StatusOr<std::string> Conn::ReadExactly(size_t want) {
   while (done < want) {
     ssize_t n = ::recv(fd_, out.data() + done, want - done, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0) return absl::UnavailableError(absl::StrCat("EOF after ", done, " of ", want, " bytes"));
+    if (n == 0)
+      return absl::UnavailableError(absl::StrCat("EOF after ", done, " of ", want, " bytes"));
     if (n < 0) return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
     done += static_cast<size_t>(n);
   }
@@ -120,7 +121,8 @@ absl::StatusOr<TlsTestClient> TlsTestClient::Connect(const std::string& endpoint
     if (!chain.ok()) return chain.status();
     if (!key.ok()) return key.status();
     SSL_CTX_use_certificate(client.ctx_.get(), (*chain)[0].get());
-    for (size_t i = 1; i < chain->size(); ++i) SSL_CTX_add1_chain_cert(client.ctx_.get(), (*chain)[i].get());
+    for (size_t i = 1; i < chain->size(); ++i)
+      SSL_CTX_add1_chain_cert(client.ctx_.get(), (*chain)[i].get());
     SSL_CTX_use_PrivateKey(client.ctx_.get(), key->get());
   }
   absl::StatusOr<certs::CertChain> roots = certs::ParseCertificates(bundle_pem, "bundle");
@@ -157,7 +159,8 @@ std::string TlsTestClient::ReadAll(std::string* error) {
     }
     int err = SSL_get_error(ssl_.get(), 0);
     if (err != SSL_ERROR_ZERO_RETURN) {
-      *error = absl::StrCat("TLS read: ", certs::DrainOpenSslErrors(), " (", std::strerror(errno), ")");
+      *error =
+          absl::StrCat("TLS read: ", certs::DrainOpenSslErrors(), " (", std::strerror(errno), ")");
     }
     return out;
   }

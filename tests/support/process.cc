@@ -35,7 +35,8 @@ std::string TestDir(const std::string& sub) {
 
 absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv, std::string log_path) {
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return absl::UnavailableError(absl::StrCat("open ", log_path, ": ", std::strerror(errno)));
+  if (log_fd < 0)
+    return absl::UnavailableError(absl::StrCat("open ", log_path, ": ", std::strerror(errno)));
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

@@ -16,14 +16,16 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
   const std::string ports = absl::StrCat(dir, "/", name, ".ports");
   WriteFileOrDie(config, yaml);
   ::unlink(ports.c_str());
-  absl::StatusOr<Subprocess> process = Subprocess::Start(
-      {Runfile("proxy/remora-proxy"), absl::StrCat("--config=", config),
-       absl::StrCat("--bound-ports-file=", ports), "--log-level=debug"},
-      absl::StrCat(dir, "/", name, ".log"));
+  absl::StatusOr<Subprocess> process =
+      Subprocess::Start({Runfile("proxy/remora-proxy"), absl::StrCat("--config=", config),
+                         absl::StrCat("--bound-ports-file=", ports), "--log-level=debug"},
+                        absl::StrCat(dir, "/", name, ".log"));
   if (!process.ok()) return process.status();
-  if (!WaitFor(absl::Seconds(20), [&] { return !ReadFileOrEmpty(ports).empty() || !process->Running(); }) ||
+  if (!WaitFor(absl::Seconds(20),
+               [&] { return !ReadFileOrEmpty(ports).empty() || !process->Running(); }) ||
       ReadFileOrEmpty(ports).empty()) {
-    return absl::UnavailableError(absl::StrCat("proxy ", name, " did not start:\n", process->Log()));
+    return absl::UnavailableError(
+        absl::StrCat("proxy ", name, " did not start:\n", process->Log()));
   }
   std::map<std::string, std::string> addresses;
   nlohmann::json j = nlohmann::json::parse(ReadFileOrEmpty(ports));
@@ -39,7 +41,8 @@ std::string ProxyProcess::Address(const std::string& listener) const {
 absl::StatusOr<std::string> ProxyProcess::AdminGet(const std::string& path) const {
   absl::StatusOr<Conn> conn = Conn::Dial(Address("admin"));
   if (!conn.ok()) return conn.status();
-  absl::Status s = conn->SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"));
+  absl::Status s = conn->SendAll(
+      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"));
   if (!s.ok()) return s;
   absl::StatusOr<std::string> response = conn->ReadToEof();
   if (!response.ok()) return response.status();
@@ -57,8 +60,7 @@ std::string InboundConfig(const certs::testing::WrittenFiles& files, const std::
       "identity: {cert_file: \"", files.cert, "\", key_file: \"", files.key, "\", bundle_file: \"",
       files.bundle, "\", poll_interval: 100ms}\n",
       "listeners:\n  - {name: inbound, direction: inbound, address: \"127.0.0.1:0\", target: \"",
-      app, "\"}\n",
-      "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n",
+      app, "\"}\n", "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n",
       "inbound:\n  mode: STRICT\n  ports:\n    - {port: ", port, ", mode: ", mode, "}\n", extra);
 }
 
@@ -68,8 +70,7 @@ std::string OutboundConfig(const certs::testing::WrittenFiles& files, const std:
       "identity: {cert_file: \"", files.cert, "\", key_file: \"", files.key, "\", bundle_file: \"",
       files.bundle, "\", poll_interval: 100ms}\n",
       "listeners:\n  - {name: outbound, direction: outbound, address: \"127.0.0.1:0\", target: \"",
-      target, "\"}\n",
-      "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n",
+      target, "\"}\n", "admin: \"127.0.0.1:0\"\nprometheus: \"off\"\nhealth: \"off\"\n",
       "outbound:\n  services:\n    - name: upstream\n      addresses: [\"", target,
       "\"]\n      identities: [\"", absl::StrJoin(identities, "\", \""), "\"]\n", extra);
 }

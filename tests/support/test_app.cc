@@ -1,8 +1,9 @@
 #include "tests/support/test_app.h"
 
+#include <openssl/evp.h>
+
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/evp.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
