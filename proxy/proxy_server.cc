@@ -9,22 +9,26 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "filters/policy_yaml.h"
-#include "proxy/admin/app_probe.h"
-#include "proxy/control/channel.h"
 #include "net/endpoint.h"
 #include "net/listen.h"
+#include "proxy/admin/app_probe.h"
+#include "proxy/control/channel.h"
+#include "xds/view/resource_types.h"
 
 namespace remora::proxy {
 
 ProxyServer::ProxyServer(ProxyConfig config, ServerOptions options)
-    : config_(std::make_shared<const ProxyConfig>(std::move(config))), options_(std::move(options)) {
+    : config_(std::make_shared<const ProxyConfig>(std::move(config))),
+      options_(std::move(options)) {
   proxy_stats_.Register(registry_, "proxy_", "");
   for (const ListenerConfig& l : config_->listeners) {
     listener_stats_.push_back(std::make_unique<ListenerStats>());
-    listener_stats_.back()->Register(registry_, "listener_", absl::StrCat("listener=\"", l.name, "\""));
+    listener_stats_.back()->Register(registry_, "listener_",
+                                     absl::StrCat("listener=\"", l.name, "\""));
   }
   effective_ = config_;
-  snapshot_ = std::make_shared<const Snapshot>(config_, nullptr, nullptr, filters::Labels{}, generation_);
+  snapshot_ =
+      std::make_shared<const Snapshot>(config_, nullptr, nullptr, filters::Labels{}, generation_);
 }
 
 ProxyServer::~ProxyServer() {
@@ -46,7 +50,8 @@ void ProxyServer::Publish() {
     ns = *tls_->identity().id.Namespace();
   }
   if (engine_ != nullptr) policy = engine_->ForWorkload(ns, labels_);
-  snapshot_ = std::make_shared<const Snapshot>(effective_, tls_, std::move(policy), labels_, ++generation_);
+  snapshot_ =
+      std::make_shared<const Snapshot>(effective_, tls_, std::move(policy), labels_, ++generation_);
   for (auto& worker : workers_) worker->Publish(snapshot_);
 }
 
@@ -65,7 +70,8 @@ absl::Status ProxyServer::RebuildPolicy(const filters::PolicySet& policies,
   return absl::OkStatus();
 }
 
-std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(const control::ReceivedUpdate& update) {
+std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(
+    const control::ReceivedUpdate& update) {
   control::DynamicConfig before = *dynamic_;
   std::vector<remora::v1::ResourceError> errors = dynamic_->Apply(update);
   absl::Status policy = RebuildPolicy(dynamic_->Policies(), dynamic_->Labels());
@@ -87,9 +93,12 @@ std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(const control::R
   if (std::optional<certs::TrustBundle> bundle = dynamic_->Bundle(); bundle.has_value()) {
     certificates_->SetBundle(std::move(*bundle));
   }
-  LOG_INFO("proxy.xds", "applied ", update.resources.size(), " ", update.type_url.substr(update.type_url.rfind('.') + 1),
-           " resource(s) version ", update.version,
-           errors.empty() ? std::string() : absl::StrCat("; refused ", errors.size(), ": ", errors[0].name(), ": ", errors[0].reason()));
+  LOG_INFO("proxy.xds", "applied ", update.resources.size(), " ",
+           update.type_url.substr(update.type_url.rfind('.') + 1), " resource(s) version ",
+           update.version,
+           errors.empty() ? std::string()
+                          : absl::StrCat("; refused ", errors.size(), ": ", errors[0].name(), ": ",
+                                         errors[0].reason()));
   Publish();
   return errors;
 }
@@ -106,7 +115,8 @@ void ProxyServer::OnIdentity(std::shared_ptr<const tls::Identity> identity) {
               contexts.status().message());
     return;
   }
-  proxy_stats_.identity_expiry_seconds.Set(absl::ToUnixSeconds((*contexts)->identity().leaf.not_after));
+  proxy_stats_.identity_expiry_seconds.Set(
+      absl::ToUnixSeconds((*contexts)->identity().leaf.not_after));
   const bool first = tls_ == nullptr;
   tls_ = std::move(*contexts);
   Publish();
@@ -122,11 +132,11 @@ admin::Readiness ProxyServer::Ready() const {
     return {false, "waiting for the workload's configuration from the control plane"};
   }
   if (tls->identity().leaf.not_after <= absl::Now()) {
-    return {false, absl::StrCat("workload certificate ", tls->identity().leaf.serial_hex,
-                                " expired at ",
-                                absl::FormatTime(absl::RFC3339_sec, tls->identity().leaf.not_after,
-                                                 absl::UTCTimeZone()),
-                                "; mTLS is refused until a new one loads")};
+    return {false,
+            absl::StrCat("workload certificate ", tls->identity().leaf.serial_hex, " expired at ",
+                         absl::FormatTime(absl::RFC3339_sec, tls->identity().leaf.not_after,
+                                          absl::UTCTimeZone()),
+                         "; mTLS is refused until a new one loads")};
   }
   return {true, "ready"};
 }
@@ -172,7 +182,8 @@ namespace {
 // Runs `fn` on `io`'s thread and waits for its result; gives up (nullopt) when `stopping` is set,
 // so a shutdown never deadlocks a caller waiting for the admin thread.
 template <typename T>
-std::optional<T> RunOn(asio::io_context& io, const std::atomic<bool>& stopping, std::function<T()> fn) {
+std::optional<T> RunOn(asio::io_context& io, const std::atomic<bool>& stopping,
+                       std::function<T()> fn) {
   auto promise = std::make_shared<std::promise<T>>();
   std::future<T> future = promise->get_future();
   asio::post(io, [promise, fn = std::move(fn)] { promise->set_value(fn()); });
@@ -196,17 +207,16 @@ absl::Status ProxyServer::StartWithControlPlane() {
   certificates_ = std::make_unique<control::CertificateClient>(
       cp, config_->trust_domain, id->str(),
       [this](std::shared_ptr<const tls::Identity> identity) {
-        asio::post(io_, [this, identity = std::move(identity)]() mutable { OnIdentity(std::move(identity)); });
+        asio::post(io_, [this, identity = std::move(identity)]() mutable {
+          OnIdentity(std::move(identity));
+        });
       },
       proxy_stats_);
   if (absl::Status s = certificates_->Start(); !s.ok()) return s;
   envoy::config::core::v3::Node node;
   node.set_id(absl::StrCat(w.ns, "/", w.name));
   node.set_user_agent_name("remora-proxy");
-  std::vector<std::string> types = {
-      "type.googleapis.com/remora.v1.WorkloadSettings", "type.googleapis.com/remora.v1.TrustBundle",
-      "type.googleapis.com/remora.v1.PeerAuthentication", "type.googleapis.com/remora.v1.Service",
-      "type.googleapis.com/remora.v1.AuthorizationPolicy"};
+  std::vector<std::string> types(xds::kAllTypes.begin(), xds::kAllTypes.end());
   xds_ = std::make_unique<control::XdsClient>(
       cp, node, types,
       [this, cp]() -> std::shared_ptr<grpc::Channel> {
@@ -216,7 +226,8 @@ absl::Status ProxyServer::StartWithControlPlane() {
       },
       [this](const control::ReceivedUpdate& update) {
         std::optional<std::vector<remora::v1::ResourceError>> errors =
-            RunOn<std::vector<remora::v1::ResourceError>>(io_, stopping_, [this, &update] { return ApplyUpdate(update); });
+            RunOn<std::vector<remora::v1::ResourceError>>(
+                io_, stopping_, [this, &update] { return ApplyUpdate(update); });
         return errors.value_or(std::vector<remora::v1::ResourceError>{});
       });
   xds_->Start();
@@ -224,7 +235,8 @@ absl::Status ProxyServer::StartWithControlPlane() {
 }
 
 absl::Status ProxyServer::Start() {
-  absl::Status source = config_->control_plane.has_value() ? StartWithControlPlane() : StartStatic();
+  absl::Status source =
+      config_->control_plane.has_value() ? StartWithControlPlane() : StartStatic();
   if (!source.ok()) return source;
 
   std::vector<ListenerConfig> listeners;
@@ -255,10 +267,10 @@ absl::Status ProxyServer::Start() {
     const std::optional<tcp::endpoint>& address;
     http::Response (*handler)(const http::Request&, admin::AdminView&);
   };
-  for (const HttpEndpoint& e : {HttpEndpoint{"admin", config_->admin, admin::HandleAdmin},
-                                HttpEndpoint{"health", config_->health, admin::HandleHealth},
-                                HttpEndpoint{"prometheus", config_->prometheus,
-                                             admin::HandlePrometheus}}) {
+  for (const HttpEndpoint& e :
+       {HttpEndpoint{"admin", config_->admin, admin::HandleAdmin},
+        HttpEndpoint{"health", config_->health, admin::HandleHealth},
+        HttpEndpoint{"prometheus", config_->prometheus, admin::HandlePrometheus}}) {
     if (!e.address.has_value()) continue;
     http::ServerOptions options;
     options.name = absl::StrCat("proxy.", e.name);
@@ -308,7 +320,8 @@ awaitable<void> ProxyServer::Drain() {
   for (auto& worker : workers_) worker->StopAccepting();
   const absl::Time deadline = absl::Now() + config_->limits.drain_timeout;
   LOG_INFO("proxy", "draining: stopped accepting; ", active_connections_.load(),
-           " connection(s) open; waiting up to ", absl::FormatDuration(config_->limits.drain_timeout));
+           " connection(s) open; waiting up to ",
+           absl::FormatDuration(config_->limits.drain_timeout));
   asio::steady_timer timer(io_);
   absl::Time last_report = absl::Now();
   while (active_connections_.load() > 0 && absl::Now() < deadline) {

@@ -17,7 +17,9 @@
 namespace remora::proxy::control {
 namespace {
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 }  // namespace
 
@@ -77,9 +79,9 @@ void CertificateClient::SetBundle(certs::TrustBundle bundle) {
   LOG_INFO("proxy.identity", "trust bundle updated: ", bundle_->roots().size(), " root(s)");
   if (current_ == nullptr) return;
   absl::StatusOr<certs::TrustBundle> copy = certs::TrustBundle::FromPem(bundle_->ToPem(), "bundle");
-  absl::StatusOr<std::shared_ptr<const tls::Identity>> identity = tls::MakeIdentity(
-      certs::CopyChain(current_->chain), certs::UpRef(current_->key.get()), std::move(*copy),
-      trust_domain_, absl::Now(), current_->source);
+  absl::StatusOr<std::shared_ptr<const tls::Identity>> identity =
+      tls::MakeIdentity(certs::CopyChain(current_->chain), certs::UpRef(current_->key.get()),
+                        std::move(*copy), trust_domain_, absl::Now(), current_->source);
   if (!identity.ok()) {
     // The new bundle no longer trusts our certificate (its root was retired before we renewed):
     // keep serving with the old pairing until the renewal, which now happens at once.
@@ -122,9 +124,9 @@ absl::StatusOr<absl::Time> CertificateClient::RequestOnce() {
   istio::v1::auth::IstioCertificateResponse response;
   grpc::Status status = stub->CreateCertificate(&context, request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("CreateCertificate at ", config_.address, ": ",
-                                     status.error_message()));
+    return absl::Status(
+        static_cast<absl::StatusCode>(status.error_code()),
+        absl::StrCat("CreateCertificate at ", config_.address, ": ", status.error_message()));
   }
   std::string chain_pem;
   // The last element is the CA's root: trust comes from the bundle, never from a response.
@@ -133,7 +135,8 @@ absl::StatusOr<absl::Time> CertificateClient::RequestOnce() {
   absl::StatusOr<certs::CertChain> chain = certs::ParseCertificates(chain_pem, "issued chain");
   if (!chain.ok()) return chain.status();
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<certs::TrustBundle> bundle = certs::TrustBundle::FromPem(bundle_->ToPem(), "bundle");
+  absl::StatusOr<certs::TrustBundle> bundle =
+      certs::TrustBundle::FromPem(bundle_->ToPem(), "bundle");
   absl::StatusOr<std::shared_ptr<const tls::Identity>> identity =
       tls::MakeIdentity(std::move(*chain), std::move(*key), std::move(*bundle), trust_domain_,
                         absl::Now(), absl::StrCat("CA ", config_.address));
@@ -143,8 +146,8 @@ absl::StatusOr<absl::Time> CertificateClient::RequestOnce() {
                                                     " but this proxy serves ", spiffe_id_));
   }
   const absl::Time not_after = (*identity)->leaf.not_after;
-  LOG_INFO("proxy.identity", "certificate issued for ", spiffe_id_, " serial=",
-           (*identity)->leaf.serial_hex, " expires=", Rfc3339(not_after));
+  LOG_INFO("proxy.identity", "certificate issued for ", spiffe_id_,
+           " serial=", (*identity)->leaf.serial_hex, " expires=", Rfc3339(not_after));
   Publish(std::move(*identity));
   return not_after;
 }
@@ -185,8 +188,8 @@ void CertificateClient::Loop() {
       LOG_ERROR("proxy.identity", "certificate expired at ", Rfc3339(current->leaf.not_after),
                 " and no new one was issued; refusing new mTLS connections until the CA answers");
     }
-    LOG_WARN("proxy.identity", "certificate request failed (attempt ", failures, "): ",
-             expiry.status().message(), "; retrying in ", absl::FormatDuration(wait));
+    LOG_WARN("proxy.identity", "certificate request failed (attempt ", failures,
+             "): ", expiry.status().message(), "; retrying in ", absl::FormatDuration(wait));
   }
 }
 

@@ -2,10 +2,10 @@
 // the control plane's name, presenting the proxy's own certificate once it has one.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
 #include "proxy/config/proxy_config.h"

@@ -1,22 +1,22 @@
 #include "proxy/control/dynamic_config.h"
 
-#include <set>
-
 #include <boost/asio/ip/address.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "certs/spiffe_id.h"
 #include "filters/policy_yaml.h"
+#include "xds/view/resource_types.h"
 
 namespace remora::proxy::control {
 namespace {
 
-constexpr absl::string_view kWorkloadSettingsType = "type.googleapis.com/remora.v1.WorkloadSettings";
-constexpr absl::string_view kServiceType = "type.googleapis.com/remora.v1.Service";
-constexpr absl::string_view kAuthorizationPolicyType = "type.googleapis.com/remora.v1.AuthorizationPolicy";
-constexpr absl::string_view kPeerAuthenticationType = "type.googleapis.com/remora.v1.PeerAuthentication";
-constexpr absl::string_view kTrustBundleType = "type.googleapis.com/remora.v1.TrustBundle";
+using xds::kAuthorizationPolicyType;
+using xds::kPeerAuthenticationType;
+using xds::kServiceType;
+using xds::kTrustBundleType;
+using xds::kWorkloadSettingsType;
 
 absl::Status Refuse(absl::string_view why) { return absl::InvalidArgumentError(why); }
 
@@ -48,8 +48,8 @@ absl::StatusOr<PeerAuthMode> Mode(absl::string_view text, absl::string_view fiel
 
 }  // namespace
 
-DynamicConfig::DynamicConfig(std::string workload_key, std::string identity, std::string trust_domain,
-                             size_t max_policies)
+DynamicConfig::DynamicConfig(std::string workload_key, std::string identity,
+                             std::string trust_domain, size_t max_policies)
     : workload_key_(std::move(workload_key)),
       identity_(std::move(identity)),
       trust_domain_(std::move(trust_domain)),
@@ -62,15 +62,21 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     if (!any.UnpackTo(&w)) return Refuse("not a remora.v1.WorkloadSettings");
     const std::string name = absl::StrCat(w.namespace_(), "/", w.name());
     if (name != workload_key_) {
-      return Refuse(absl::StrCat("settings are for workload ", name, ", this proxy serves ", workload_key_));
+      return Refuse(
+          absl::StrCat("settings are for workload ", name, ", this proxy serves ", workload_key_));
     }
     if (w.identity() != identity_) {
       return Refuse(absl::StrCat("the control plane says ", name, " runs as ", w.identity(),
                                  " but this proxy's identity is ", identity_));
     }
     for (int i = 0; i < w.ports_size(); ++i) {
-      if (absl::Status s = CheckPort(w.ports(i).port(), absl::StrCat("ports[", i, "].port")); !s.ok()) return s;
-      if (absl::Status s = CheckProtocol(w.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol")); !s.ok()) return s;
+      if (absl::Status s = CheckPort(w.ports(i).port(), absl::StrCat("ports[", i, "].port"));
+          !s.ok())
+        return s;
+      if (absl::Status s =
+              CheckProtocol(w.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol"));
+          !s.ok())
+        return s;
     }
     for (int i = 0; i < w.ips_size(); ++i) {
       if (absl::Status s = CheckIp(w.ips(i), absl::StrCat("ips[", i, "]")); !s.ok()) return s;
@@ -83,22 +89,35 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     if (!any.UnpackTo(&s)) return Refuse("not a remora.v1.Service");
     const std::string name = absl::StrCat(s.namespace_(), "/", s.name());
     for (int i = 0; i < s.virtual_ips_size(); ++i) {
-      if (absl::Status st = CheckIp(s.virtual_ips(i), absl::StrCat("virtual_ips[", i, "]")); !st.ok()) return st;
+      if (absl::Status st = CheckIp(s.virtual_ips(i), absl::StrCat("virtual_ips[", i, "]"));
+          !st.ok())
+        return st;
     }
     for (int i = 0; i < s.endpoint_ips_size(); ++i) {
-      if (absl::Status st = CheckIp(s.endpoint_ips(i), absl::StrCat("endpoint_ips[", i, "]")); !st.ok()) return st;
+      if (absl::Status st = CheckIp(s.endpoint_ips(i), absl::StrCat("endpoint_ips[", i, "]"));
+          !st.ok())
+        return st;
     }
     if (s.ports_size() == 0) return Refuse("a service needs at least one port");
     for (int i = 0; i < s.ports_size(); ++i) {
-      if (absl::Status st = CheckPort(s.ports(i).port(), absl::StrCat("ports[", i, "].port")); !st.ok()) return st;
-      if (absl::Status st = CheckPort(s.ports(i).target_port(), absl::StrCat("ports[", i, "].target_port")); !st.ok()) return st;
-      if (absl::Status st = CheckProtocol(s.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol")); !st.ok()) return st;
+      if (absl::Status st = CheckPort(s.ports(i).port(), absl::StrCat("ports[", i, "].port"));
+          !st.ok())
+        return st;
+      if (absl::Status st =
+              CheckPort(s.ports(i).target_port(), absl::StrCat("ports[", i, "].target_port"));
+          !st.ok())
+        return st;
+      if (absl::Status st =
+              CheckProtocol(s.ports(i).protocol(), absl::StrCat("ports[", i, "].protocol"));
+          !st.ok())
+        return st;
     }
     for (int i = 0; i < s.identities_size(); ++i) {
       absl::StatusOr<certs::SpiffeId> id = certs::SpiffeId::Parse(s.identities(i));
       if (!id.ok()) return Refuse(absl::StrCat("identities[", i, "]: ", id.status().message()));
       if (id->trust_domain() != trust_domain_) {
-        return Refuse(absl::StrCat("identities[", i, "]: ", s.identities(i), " is not in trust domain ", trust_domain_));
+        return Refuse(absl::StrCat("identities[", i, "]: ", s.identities(i),
+                                   " is not in trust domain ", trust_domain_));
       }
     }
     services_[name] = std::move(s);
@@ -126,10 +145,12 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
   if (type == kPeerAuthenticationType) {
     remora::v1::PeerAuthentication pa;
     if (!any.UnpackTo(&pa)) return Refuse("not a remora.v1.PeerAuthentication");
-    if (absl::StatusOr<PeerAuthMode> m = Mode(pa.default_mode(), "default_mode"); !m.ok()) return m.status();
+    if (absl::StatusOr<PeerAuthMode> m = Mode(pa.default_mode(), "default_mode"); !m.ok())
+      return m.status();
     for (const auto& [port, mode] : pa.port_modes()) {
       if (absl::Status s = CheckPort(port, "port_modes"); !s.ok()) return s;
-      if (absl::StatusOr<PeerAuthMode> m = Mode(mode, absl::StrCat("port_modes[", port, "]")); !m.ok()) {
+      if (absl::StatusOr<PeerAuthMode> m = Mode(mode, absl::StrCat("port_modes[", port, "]"));
+          !m.ok()) {
         return m.status();
       }
     }
@@ -140,9 +161,11 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     remora::v1::TrustBundle b;
     if (!any.UnpackTo(&b)) return Refuse("not a remora.v1.TrustBundle");
     if (b.trust_domain() != trust_domain_) {
-      return Refuse(absl::StrCat("bundle is for trust domain ", b.trust_domain(), ", not ", trust_domain_));
+      return Refuse(
+          absl::StrCat("bundle is for trust domain ", b.trust_domain(), ", not ", trust_domain_));
     }
-    if (b.roots_pem_size() == 0) return Refuse("a trust bundle with no root would refuse every peer");
+    if (b.roots_pem_size() == 0)
+      return Refuse("a trust bundle with no root would refuse every peer");
     absl::StatusOr<certs::TrustBundle> parsed =
         certs::TrustBundle::FromPem(absl::StrJoin(b.roots_pem(), ""), "trust bundle");
     if (!parsed.ok()) return parsed.status();

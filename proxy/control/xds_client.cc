@@ -18,8 +18,8 @@ google::rpc::Status XdsProtocol::Nack(const std::vector<remora::v1::ResourceErro
   status.set_code(3);  // INVALID_ARGUMENT
   std::vector<std::string> parts;
   for (const auto& e : errors) parts.push_back(absl::StrCat(e.name(), ": ", e.reason()));
-  status.set_message(absl::StrCat(errors.size(), " resource(s) refused, the rest applied: ",
-                                  absl::StrJoin(parts, "; ")));
+  status.set_message(absl::StrCat(
+      errors.size(), " resource(s) refused, the rest applied: ", absl::StrJoin(parts, "; ")));
   remora::v1::ResourceErrors details;
   for (const auto& e : errors) *details.add_errors() = e;
   status.add_details()->PackFrom(details);
@@ -49,7 +49,8 @@ std::vector<discovery::DeltaDiscoveryRequest> XdsProtocol::InitialDelta() const 
     // After a reconnect the server sends only what changed since these versions.
     auto it = delta_versions_.find(type);
     if (it != delta_versions_.end()) {
-      for (const auto& [name, version] : it->second) (*r.mutable_initial_resource_versions())[name] = version;
+      for (const auto& [name, version] : it->second)
+        (*r.mutable_initial_resource_versions())[name] = version;
     }
     out.push_back(std::move(r));
   }

@@ -6,13 +6,13 @@
 // enforcing what it last accepted.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -32,8 +32,8 @@ struct ReceivedResource {
 // What a response carries, normalized across the two protocol variants.
 struct ReceivedUpdate {
   std::string type_url;
-  std::string version;          // the control plane's configuration version
-  bool complete_set = false;    // state of the world: resources absent here are removed
+  std::string version;        // the control plane's configuration version
+  bool complete_set = false;  // state of the world: resources absent here are removed
   std::vector<ReceivedResource> resources;
   std::vector<std::string> removed;  // delta
 };

@@ -5,13 +5,12 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
-#include <vector>
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/system/errc.hpp>
+#include <chrono>
+#include <vector>
 
 #include "proxy/net/stream.h"
 
@@ -74,9 +73,10 @@ class BeastStream {
           const bool initiating = first;
           first = false;
           if (!owned.empty()) buffer = asio::buffer(owned);
-          net::IoResult r = buffer.size() == 0 ? net::IoResult{net::IoStatus::kOk, 0, {}}
-                            : kRead ? stream_.Read(static_cast<char*>(buffer.data()), buffer.size())
-                                    : stream_.Write(static_cast<const char*>(buffer.data()), buffer.size());
+          net::IoResult r =
+              buffer.size() == 0 ? net::IoResult{net::IoStatus::kOk, 0, {}}
+              : kRead            ? stream_.Read(static_cast<char*>(buffer.data()), buffer.size())
+                      : stream_.Write(static_cast<const char*>(buffer.data()), buffer.size());
           if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
             stream_.socket().async_wait(r.status == net::IoStatus::kWantRead
                                             ? tcp::socket::wait_read

@@ -1,7 +1,7 @@
 #include "proxy/http/inbound_http.h"
 
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/ascii.h"
@@ -10,9 +10,9 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
-#include "proxy/net/buffer_pool.h"
 #include "proxy/http/beast_stream.h"
 #include "proxy/http/request_checks.h"
+#include "proxy/net/buffer_pool.h"
 
 namespace remora::proxy::http {
 namespace {
@@ -39,7 +39,8 @@ void FillHttpAttributes(const Request::header_type& head, const std::string& pat
   auto host = head.find(beast_http::field::host);
   r.http.host = host != head.end() ? std::string(host->value()) : authority;
   for (const auto& field : head) {
-    std::string name = absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size()));
+    std::string name = absl::AsciiStrToLower(
+        absl::string_view(field.name_string().data(), field.name_string().size()));
     std::string value(field.value());
     auto [it, inserted] = r.http.headers.try_emplace(name, value);
     if (!inserted) absl::StrAppend(&it->second, ",", value);
@@ -74,9 +75,11 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
   };
   auto refuse_bad = [&](absl::string_view why) -> awaitable<void> {
     stats.http_bad_request.Inc();
-    LOG_WARN(component, "bad request from=", from, " peer_identity=", Quote(peer_id.empty() ? "-" : peer_id),
-             " reason=", Quote(why), " (answered 400, nothing forwarded)");
-    co_await reply(LocalResponse(400, "Bad Request", absl::StrCat("bad request: ", why, "\n"), false));
+    LOG_WARN(component, "bad request from=", from,
+             " peer_identity=", Quote(peer_id.empty() ? "-" : peer_id), " reason=", Quote(why),
+             " (answered 400, nothing forwarded)");
+    co_await reply(
+        LocalResponse(400, "Bad Request", absl::StrCat("bad request: ", why, "\n"), false));
   };
 
   while (true) {
@@ -104,21 +107,26 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     }
     const bool expects_continue = [&] {
       auto it = head.find(beast_http::field::expect);
-      return it != head.end() && absl::EqualsIgnoreCase(absl::string_view(it->value().data(), it->value().size()), "100-continue");
+      return it != head.end() &&
+             absl::EqualsIgnoreCase(absl::string_view(it->value().data(), it->value().size()),
+                                    "100-continue");
     }();
 
     filters::RequestAttributes request = connection;
     FillHttpAttributes(head, *path, authority, request);
     // The newest policy decides each request, also on a connection opened before it changed.
-    const std::shared_ptr<const Snapshot> current = worker.latest != nullptr ? *worker.latest : snapshot;
+    const std::shared_ptr<const Snapshot> current =
+        worker.latest != nullptr ? *worker.latest : snapshot;
     Verdict verdict = Authorize(*current, request, component);
     if (!verdict.allowed) {
       stats.http_denied.Inc();
       stats.authz_denied.Inc();
-      LOG_WARN(component, "denied request from=", from,
-               " peer_identity=", Quote(peer_id.empty() ? "-" : peer_id), " method=",
-               request.http.method, " path=", Quote(*path), " reason=", Quote(verdict.reason),
-               verdict.explanation.empty() ? "" : absl::StrCat(" explain=", Quote(verdict.explanation)));
+      LOG_WARN(
+          component, "denied request from=", from,
+          " peer_identity=", Quote(peer_id.empty() ? "-" : peer_id),
+          " method=", request.http.method, " path=", Quote(*path),
+          " reason=", Quote(verdict.reason),
+          verdict.explanation.empty() ? "" : absl::StrCat(" explain=", Quote(verdict.explanation)));
       // The client may be holding its body back for a 100 Continue that will not come: close.
       const bool keep = !expects_continue && parser.get().keep_alive();
       if (keep && !parser.is_done()) {
@@ -129,7 +137,8 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
           break;
         }
       }
-      if (!co_await reply(LocalResponse(403, "Forbidden", "RBAC: access denied", keep)) || !keep) break;
+      if (!co_await reply(LocalResponse(403, "Forbidden", "RBAC: access denied", keep)) || !keep)
+        break;
       continue;
     }
 
@@ -168,9 +177,10 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       session.Establish(ToChrono(limits.idle_timeout));
       if (!socket.ok()) {
         stats.upstream_connect_failed.Inc();
-        LOG_WARN(component, "app unreachable app=", net::ToString(app), " reason=",
-                 Quote(socket.status().message()));
-        co_await reply(LocalResponse(503, "Service Unavailable", "upstream connect error\n", false));
+        LOG_WARN(component, "app unreachable app=", net::ToString(app),
+                 " reason=", Quote(socket.status().message()));
+        co_await reply(
+            LocalResponse(503, "Service Unavailable", "upstream connect error\n", false));
         break;
       }
       upstream = std::make_unique<net::TcpStream>(std::move(*socket));
@@ -229,10 +239,12 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       // The connection now speaks another protocol (WebSocket...): hand over buffered bytes, then
       // move raw bytes both ways under the same connection-level authorization.
       if (down_buffer.size() > 0) {
-        co_await net::WriteAll(*upstream, static_cast<const char*>(down_buffer.data().data()), down_buffer.size());
+        co_await net::WriteAll(*upstream, static_cast<const char*>(down_buffer.data().data()),
+                               down_buffer.size());
       }
       if (up_buffer.size() > 0) {
-        co_await net::WriteAll(downstream, static_cast<const char*>(up_buffer.data().data()), up_buffer.size());
+        co_await net::WriteAll(downstream, static_cast<const char*>(up_buffer.data().data()),
+                               up_buffer.size());
       }
       co_await Relay(downstream, *upstream, session, stats, worker.pool);
       co_return;

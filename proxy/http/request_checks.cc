@@ -46,7 +46,8 @@ absl::Status CheckRequestHead(beast_http::request_header<>& head) {
     if (field.name() == beast_http::field::transfer_encoding) {
       ++encodings;
       if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(value), "chunked")) {
-        return Bad(absl::StrCat("Transfer-Encoding \"", value, "\" is not supported; only chunked"));
+        return Bad(
+            absl::StrCat("Transfer-Encoding \"", value, "\" is not supported; only chunked"));
       }
     }
   }
@@ -67,7 +68,8 @@ absl::Status CheckRequestHead(beast_http::request_header<>& head) {
 absl::StatusOr<std::string> NormalizeTarget(absl::string_view target, std::string* authority) {
   if (target == "*") return std::string(target);  // OPTIONS *
   if (target.find('#') != absl::string_view::npos) return Bad("request target has a fragment");
-  if (absl::StartsWithIgnoreCase(target, "http://") || absl::StartsWithIgnoreCase(target, "https://")) {
+  if (absl::StartsWithIgnoreCase(target, "http://") ||
+      absl::StartsWithIgnoreCase(target, "https://")) {
     absl::string_view rest = target.substr(target.find("://") + 3);
     size_t slash = rest.find_first_of("/?");
     if (authority != nullptr) *authority = std::string(rest.substr(0, slash));
@@ -87,7 +89,8 @@ absl::StatusOr<std::string> NormalizeTarget(absl::string_view target, std::strin
   decoded.reserve(path.size());
   for (size_t i = 0; i < path.size(); ++i) {
     char c = path[i];
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Bad("request target has a control character or space");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return Bad("request target has a control character or space");
     if (c != '%') {
       decoded.push_back(c);
       continue;
@@ -106,9 +109,9 @@ absl::StatusOr<std::string> NormalizeTarget(absl::string_view target, std::strin
   }
   // Dot segments and empty segments (repeated slashes).
   std::vector<absl::string_view> out;
-  const bool trailing_slash = decoded.size() > 1 && (decoded.back() == '/' ||
-                                                     absl::EndsWith(decoded, "/.") ||
-                                                     absl::EndsWith(decoded, "/.."));
+  const bool trailing_slash =
+      decoded.size() > 1 &&
+      (decoded.back() == '/' || absl::EndsWith(decoded, "/.") || absl::EndsWith(decoded, "/.."));
   for (absl::string_view segment : absl::StrSplit(decoded, '/')) {
     if (segment.empty() || segment == ".") continue;
     if (segment == "..") {
@@ -120,7 +123,8 @@ absl::StatusOr<std::string> NormalizeTarget(absl::string_view target, std::strin
   std::string normalized = absl::StrCat("/", absl::StrJoin(out, "/"));
   if (trailing_slash && normalized.size() > 1) normalized.push_back('/');
   for (char c : query) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Bad("query has a control character or space");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return Bad("query has a control character or space");
   }
   return absl::StrCat(normalized, query);
 }

@@ -3,9 +3,8 @@
 // says. Pure functions over what Beast parsed; the proxy answers 400 when one fails.
 #pragma once
 
-#include <string>
-
 #include <boost/beast/http.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -27,15 +27,20 @@ TEST(RequestChecksTest, AcceptsOrdinaryRequests) {
 
 TEST(RequestChecksTest, RefusesSmugglingShapes) {
   EXPECT_THAT(Check("GET / HTTP/1.1\r\n\r\n").message(), HasSubstr("without Host"));
-  EXPECT_THAT(Check("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").message(), HasSubstr("more than one Host"));
+  EXPECT_THAT(Check("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").message(),
+              HasSubstr("more than one Host"));
   EXPECT_THAT(Check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").message(),
               HasSubstr("only chunked"));
-  EXPECT_THAT(Check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n").message(),
-              HasSubstr("only chunked"));
+  EXPECT_THAT(
+      Check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n").message(),
+      HasSubstr("only chunked"));
   EXPECT_THAT(Check("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n").message(), HasSubstr("CONNECT"));
   // Beast itself refuses these before our checks run.
-  EXPECT_FALSE(Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").ok());
-  EXPECT_FALSE(Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").ok());
+  EXPECT_FALSE(
+      Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").ok());
+  EXPECT_FALSE(
+      Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+          .ok());
 }
 
 TEST(RequestChecksTest, ObsoleteLineFoldingReachesTheAppAsOneLine) {
@@ -50,7 +55,9 @@ TEST(RequestChecksTest, ObsoleteLineFoldingReachesTheAppAsOneLine) {
 
 TEST(RequestChecksTest, CollapsesRepeatedIdenticalContentLength) {
   beast_http::request_header<> head;
-  ASSERT_TRUE(Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &head).ok());
+  ASSERT_TRUE(
+      Check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &head)
+          .ok());
   EXPECT_EQ(head.count(beast_http::field::content_length), 1u);
 }
 

@@ -4,9 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/file.h"
@@ -59,7 +58,8 @@ absl::StatusOr<std::vector<Document>> ParseDocuments(absl::string_view yaml,
         return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
       };
       YamlField root(doc.root, "");
-      if (!root.IsMap()) return fail(root.Error("a document must be a map with apiVersion and kind"));
+      if (!root.IsMap())
+        return fail(root.Error("a document must be a map with apiVersion and kind"));
       absl::StatusOr<std::string> api_version = root["apiVersion"].String();
       if (!api_version.ok()) return fail(api_version.status());
       absl::StatusOr<std::string> kind = root["kind"].String();
@@ -118,7 +118,8 @@ absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Open(const std::string
     obj.version = o.value("version", uint64_t{0});
     absl::StatusOr<std::vector<YamlDocument>> docs = LoadYamlDocuments(obj.yaml, path);
     if (!docs.ok() || docs->size() != 1) {
-      return absl::DataLossError(absl::StrCat(path, ": stored ", obj.key.ToString(), " does not parse"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": stored ", obj.key.ToString(), " does not parse"));
     }
     obj.node = (*docs)[0].root;
     snapshot->objects.emplace(obj.key, std::move(obj));

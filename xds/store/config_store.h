@@ -3,14 +3,14 @@
 // validated first; nothing half-applied) and durable before it returns (crash-safe rename).
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -34,9 +34,9 @@ struct ObjectKey {
 struct StoredObject {
   ObjectKey key;
   std::string api_version;
-  std::string yaml;     // the document, re-emitted canonically
-  YAML::Node node;      // parsed form of `yaml` (read-only)
-  uint64_t version = 0; // the store version that last changed it
+  std::string yaml;      // the document, re-emitted canonically
+  YAML::Node node;       // parsed form of `yaml` (read-only)
+  uint64_t version = 0;  // the store version that last changed it
 };
 
 // Everything applied, at one version. Immutable; shared with readers.
@@ -98,6 +98,7 @@ class ConfigStore {
 
 // Parses the documents of `yaml` into keyed documents: apiVersion, kind, metadata.name and
 // (for namespaced kinds) metadata.namespace, default "default". Pure; fuzzed.
-absl::StatusOr<std::vector<Document>> ParseDocuments(absl::string_view yaml, absl::string_view source);
+absl::StatusOr<std::vector<Document>> ParseDocuments(absl::string_view yaml,
+                                                     absl::string_view source);
 
 }  // namespace remora::xds

@@ -62,7 +62,8 @@ TEST(ConfigStoreTest, OneInvalidDocumentAppliesNothing) {
   };
   absl::StatusOr<ApplyResult> r = store->Apply(kTwo, "two.yaml", false, refuse_workloads);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("two.yaml: document 2 (Workload shop/web-0): spec.x: bad"));
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("two.yaml: document 2 (Workload shop/web-0): spec.x: bad"));
   EXPECT_EQ(store->Current()->version, 0u);
   EXPECT_TRUE(store->Current()->objects.empty());
 }
@@ -83,10 +84,11 @@ TEST(ConfigStoreTest, DeletesAndReportsMissing) {
 TEST(ConfigStoreTest, RefusesDocumentsWithoutIdentity) {
   EXPECT_THAT(ParseDocuments("kind: Workload\n", "a.yaml").status().message(),
               HasSubstr("a.yaml: document 1: apiVersion: is required"));
-  EXPECT_THAT(ParseDocuments("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n", "a.yaml")
-                  .status()
-                  .message(),
-              HasSubstr("metadata.name: \"Bad_Name\" is not a valid name"));
+  EXPECT_THAT(
+      ParseDocuments("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n", "a.yaml")
+          .status()
+          .message(),
+      HasSubstr("metadata.name: \"Bad_Name\" is not a valid name"));
   EXPECT_THAT(ParseDocuments(std::string(kTwo) + "---\n" + kTwo, "dup.yaml").status().message(),
               HasSubstr("appears twice"));
   EXPECT_THAT(ParseDocuments("- a\n", "a.yaml").status().message(), HasSubstr("must be a map"));

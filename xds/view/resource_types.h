@@ -1,4 +1,4 @@
-// Type URLs of Remora's xDS resources.
+// Type URLs of Remora's xDS resources, shared by the control plane and the proxy.
 #pragma once
 
 #include <array>
@@ -22,6 +22,9 @@ inline constexpr std::array<absl::string_view, 5> kAllTypes = {
     kAuthorizationPolicyType};
 
 // "type.googleapis.com/remora.v1.Service" -> "Service".
-absl::string_view ShortTypeName(absl::string_view type_url);
+inline absl::string_view ShortTypeName(absl::string_view type_url) {
+  size_t dot = type_url.rfind('.');
+  return dot == absl::string_view::npos ? type_url : type_url.substr(dot + 1);
+}
 
 }  // namespace remora::xds

@@ -94,11 +94,6 @@ YAML::Node IpBlockPeer(const std::string& ip) {
 
 }  // namespace
 
-absl::string_view ShortTypeName(absl::string_view type_url) {
-  size_t dot = type_url.rfind('.');
-  return dot == absl::string_view::npos ? type_url : type_url.substr(dot + 1);
-}
-
 std::string WorkloadView::TypeHash(absl::string_view type_url) const {
   auto it = types.find(type_url);
   if (it == types.end()) return "";
@@ -181,11 +176,12 @@ absl::StatusOr<WorkloadView> ComputeView(const Registry& registry, const Workloa
   for (const filters::PeerAuthentication& p : registry.policies().peer_authentications) {
     peer_auths.push_back(&p);
   }
-  filters::MtlsSettings mtls =
-      filters::ComputeMtlsSettings(peer_auths, workload.ns, workload.labels, registry.root_namespace());
+  filters::MtlsSettings mtls = filters::ComputeMtlsSettings(
+      peer_auths, workload.ns, workload.labels, registry.root_namespace());
   remora::v1::PeerAuthentication peer_auth;
   peer_auth.set_default_mode(ModeName(mtls.mode));
-  for (const auto& [port, mode] : mtls.port_modes) (*peer_auth.mutable_port_modes())[port] = ModeName(mode);
+  for (const auto& [port, mode] : mtls.port_modes)
+    (*peer_auth.mutable_port_modes())[port] = ModeName(mode);
   Put(view, kPeerAuthenticationType, key, peer_auth);
 
   for (const ServiceSpec& s : registry.services()) {
@@ -227,7 +223,8 @@ absl::StatusOr<WorkloadView> ComputeView(const Registry& registry, const Workloa
   }
   const auto& netpols = registry.policies().network_policies;
   for (size_t i = 0; i < netpols.size(); ++i) {
-    if (netpols[i].meta.ns != workload.ns || !netpols[i].pod_selector.Matches(workload.labels)) continue;
+    if (netpols[i].meta.ns != workload.ns || !netpols[i].pod_selector.Matches(workload.labels))
+      continue;
     absl::StatusOr<std::string> yaml = ResolveNetworkPolicy(registry, i);
     if (!yaml.ok()) return yaml.status();
     const StoredObject& source = *registry.network_sources()[i];

@@ -2,11 +2,11 @@
 // registry, with a content hash per resource so unchanged resources are never re-sent.
 #pragma once
 
+#include <google/protobuf/any.pb.h>
+
 #include <map>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/any.pb.h>
 
 #include "absl/status/statusor.h"
 #include "xds/registry/registry.h"
