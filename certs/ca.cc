@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -45,7 +44,8 @@ std::vector<std::string> CsrUris(X509_REQ* csr) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), j);
       if (name->type != GEN_URI) continue;
       const ASN1_IA5STRING* s = name->d.uniformResourceIdentifier;
-      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), ASN1_STRING_length(s));
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       ASN1_STRING_length(s));
     }
   }
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -64,7 +64,7 @@ std::string Fingerprint(X509* cert) {
 }
 
 absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(CaOptions options,
-                                                                                absl::Time now) {
+                                                                                 absl::Time now) {
   auto ca = std::make_unique<CertificateAuthority>(Private{}, std::move(options));
   if (absl::Status s = ca->LoadOrCreate(now); !s.ok()) return s;
   return ca;
@@ -101,8 +101,8 @@ absl::Status CertificateAuthority::LoadOrCreate(absl::Time now) {
     root.authority = std::make_unique<Authority>(std::move(*authority));
     roots_.push_back(std::move(root));
     plugin_ = true;
-    LOG_INFO("ca", "plug-in CA loaded from ", options_.plugin_chain_file, " anchor=",
-             roots_.back().info.fingerprint);
+    LOG_INFO("ca", "plug-in CA loaded from ", options_.plugin_chain_file,
+             " anchor=", roots_.back().info.fingerprint);
     return absl::OkStatus();
   }
   if (absl::Status s = MakeDir(options_.state_dir); !s.ok()) return s;
@@ -236,7 +236,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueForKey(
       .KeyUsage("critical,digitalSignature,keyEncipherment")
       .ExtKeyUsage("serverAuth,clientAuth");
   for (const std::string& dns : dns_names) builder.AddDnsSan(dns);
-  absl::StatusOr<X509Ptr> leaf = builder.Sign(key, signing->authority->cert(), signing->authority->key());
+  absl::StatusOr<X509Ptr> leaf =
+      builder.Sign(key, signing->authority->cert(), signing->authority->key());
   if (!leaf.ok()) return leaf.status();
   IssuedCertificate out;
   CertInfo info = DescribeCertificate(leaf->get());
@@ -290,15 +291,17 @@ absl::StatusOr<std::string> CertificateAuthority::RotateAdd(absl::Time now) {
     roots_.pop_back();
     return s;
   }
-  return absl::StrCat("added root ", fp,
-                      " to every trust bundle; the old root still signs. Next, once every proxy has "
-                      "the new bundle (remoractl proxy-status): remoractl ca rotate --step=switch");
+  return absl::StrCat(
+      "added root ", fp,
+      " to every trust bundle; the old root still signs. Next, once every proxy has "
+      "the new bundle (remoractl proxy-status): remoractl ca rotate --step=switch");
 }
 
 absl::StatusOr<std::string> CertificateAuthority::RotateSwitch() {
   absl::MutexLock lock(&mu_);
   if (roots_.size() < 2 || roots_.back().info.signing) {
-    return absl::FailedPreconditionError("nothing to switch to: run remoractl ca rotate --step=add first");
+    return absl::FailedPreconditionError(
+        "nothing to switch to: run remoractl ca rotate --step=add first");
   }
   roots_.front().info.signing = false;
   roots_.back().info.signing = true;

@@ -51,13 +51,15 @@ class CertificateAuthority {
  public:
   // Loads the CA from the state directory, creating a root on first start (or loads the plug-in
   // CA). Errors name the file and the problem.
-  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Open(CaOptions options, absl::Time now);
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Open(CaOptions options,
+                                                                    absl::Time now);
 
   // Signs `csr_pem` for spiffe://<td>/ns/<ns>/sa/<sa> as proven by `claims`. Refuses, and issues
   // nothing, when the CSR is not a valid self-signed CSR, its key is not P-256/P-384/RSA>=2048, or
   // it asks for an identity other than the proven one (InvalidArgument / PermissionDenied, with
   // the reason). `requested_validity` zero means the default; others are clamped to the limits.
-  absl::StatusOr<IssuedCertificate> Sign(absl::string_view csr_pem, absl::Duration requested_validity,
+  absl::StatusOr<IssuedCertificate> Sign(absl::string_view csr_pem,
+                                         absl::Duration requested_validity,
                                          const TokenClaims& claims, absl::Time now);
 
   // Issues a certificate for a key held by the control plane itself (its serving certificate),

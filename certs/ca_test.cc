@@ -18,8 +18,8 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string TempDir(const std::string& name) {
-  std::string dir = std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") +
-                    "/" + name;
+  std::string dir =
+      std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") + "/" + name;
   ::mkdir(dir.c_str(), 0755);
   return dir;
 }
@@ -41,7 +41,8 @@ class CaTest : public ::testing::Test {
     CaOptions options;
     options.state_dir = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     options_ = options;
-    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca = CertificateAuthority::Open(options, now_);
+    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
+        CertificateAuthority::Open(options, now_);
     ASSERT_TRUE(ca.ok()) << ca.status();
     ca_ = std::move(*ca);
   }
@@ -66,7 +67,8 @@ TEST_F(CaTest, CreatesRootWithPrivateKeyFileMode0600) {
 
 TEST_F(CaTest, ReopensTheSameRoot) {
   std::string fp = ca_->Roots()[0].fingerprint;
-  absl::StatusOr<std::unique_ptr<CertificateAuthority>> again = CertificateAuthority::Open(options_, now_);
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> again =
+      CertificateAuthority::Open(options_, now_);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)->Roots()[0].fingerprint, fp);
 }
@@ -89,8 +91,8 @@ TEST_F(CaTest, SignsTheTokensIdentityOnly) {
 
 TEST_F(CaTest, AcceptsCsrNamingTheSameIdentity) {
   EvpPkeyPtr key = *GenerateEcKey();
-  EXPECT_TRUE(ca_->Sign(Csr(key.get(), "spiffe://cluster.local/ns/shop/sa/web"), absl::ZeroDuration(),
-                        Claims("shop", "web"), now_)
+  EXPECT_TRUE(ca_->Sign(Csr(key.get(), "spiffe://cluster.local/ns/shop/sa/web"),
+                        absl::ZeroDuration(), Claims("shop", "web"), now_)
                   .ok());
 }
 
@@ -153,7 +155,8 @@ TEST_F(CaTest, RotationAddsThenSwitchesThenRetires) {
     EXPECT_TRUE(VerifySvid(chain, Bundle(), "cluster.local", now_).ok());
   }
   // Persisted: a restart mid-rotation resumes it.
-  absl::StatusOr<std::unique_ptr<CertificateAuthority>> reopened = CertificateAuthority::Open(options_, now_);
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> reopened =
+      CertificateAuthority::Open(options_, now_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ((*reopened)->Phase(), "switched");
 

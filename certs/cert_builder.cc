@@ -81,8 +81,8 @@ absl::StatusOr<X509Ptr> CertBuilder::Sign(EVP_PKEY* subject_key, X509* issuer,
   X509_NAME* name = X509_get_subject_name(cert.get());
   if (!organization_.empty()) {
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(organization_.c_str()), -1, -1,
-                               0);
+                               reinterpret_cast<const unsigned char*>(organization_.c_str()), -1,
+                               -1, 0);
   }
   if (!common_name_.empty()) {
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,

@@ -37,7 +37,9 @@ bool DecodeBase64Url(absl::string_view in, std::string* out) {
   return absl::WebSafeBase64Unescape(in, out);
 }
 
-std::string ToRfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string ToRfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 // ES256 signatures are r||s, 32 bytes each (RFC 7518 3.4); OpenSSL speaks DER.
 absl::StatusOr<std::string> DerToRaw(const unsigned char* der, size_t len) {
@@ -59,8 +61,8 @@ absl::StatusOr<std::string> DerToRaw(const unsigned char* der, size_t len) {
 std::string RawToDer(absl::string_view raw) {
   std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(ECDSA_SIG_new(), ECDSA_SIG_free);
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), kP256Bytes, nullptr);
-  BIGNUM* s =
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + kP256Bytes, kP256Bytes, nullptr);
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + kP256Bytes, kP256Bytes,
+                        nullptr);
   ECDSA_SIG_set0(sig.get(), r, s);  // takes ownership of r and s
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &der);
@@ -112,17 +114,18 @@ absl::StatusOr<std::string> SignToken(const TokenClaims& claims, EVP_PKEY* key,
   unsigned char random[12];
   RAND_bytes(random, sizeof(random));
   json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
-  json payload = {{"iss", claims.issuer},
-                  {"aud", claims.audience},
-                  {"sub", absl::StrCat("system:serviceaccount:", claims.ns, ":", claims.service_account)},
-                  {"ns", claims.ns},
-                  {"sa", claims.service_account},
-                  {"iat", absl::ToUnixSeconds(claims.issued_at)},
-                  {"nbf", absl::ToUnixSeconds(claims.not_before)},
-                  {"exp", absl::ToUnixSeconds(claims.expires)},
-                  {"jti", claims.id.empty() ? absl::BytesToHexString(absl::string_view(
-                                                  reinterpret_cast<char*>(random), sizeof(random)))
-                                            : claims.id}};
+  json payload = {
+      {"iss", claims.issuer},
+      {"aud", claims.audience},
+      {"sub", absl::StrCat("system:serviceaccount:", claims.ns, ":", claims.service_account)},
+      {"ns", claims.ns},
+      {"sa", claims.service_account},
+      {"iat", absl::ToUnixSeconds(claims.issued_at)},
+      {"nbf", absl::ToUnixSeconds(claims.not_before)},
+      {"exp", absl::ToUnixSeconds(claims.expires)},
+      {"jti", claims.id.empty() ? absl::BytesToHexString(absl::string_view(
+                                      reinterpret_cast<char*>(random), sizeof(random)))
+                                : claims.id}};
   std::string signed_part = absl::StrCat(Base64Url(header.dump()), ".", Base64Url(payload.dump()));
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   size_t der_len = 0;
@@ -144,8 +147,7 @@ absl::StatusOr<std::string> SignToken(const TokenClaims& claims, EVP_PKEY* key,
   return absl::StrCat(signed_part, ".", Base64Url(*raw));
 }
 
-absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token,
-                                        const std::vector<EVP_PKEY*>& keys,
+absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token, const std::vector<EVP_PKEY*>& keys,
                                         const VerifyOptions& options) {
   if (token.size() > kMaxTokenSize) return Unauthenticated("longer than 8 KiB");
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
@@ -213,7 +215,8 @@ absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token,
   absl::StatusOr<std::string> sa = StringClaim(payload, "sa");
   if (!sa.ok()) return sa.status();
   absl::StatusOr<SpiffeId> id = SpiffeId::ForServiceAccount("td", *ns, *sa);
-  if (!id.ok()) return Unauthenticated(absl::StrCat("namespace/service account: ", id.status().message()));
+  if (!id.ok())
+    return Unauthenticated(absl::StrCat("namespace/service account: ", id.status().message()));
   claims.ns = *ns;
   claims.service_account = *sa;
   auto jti = payload.find("jti");

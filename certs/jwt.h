@@ -18,10 +18,10 @@ struct TokenClaims {
   std::string audience;  // aud
   std::string ns;        // namespace
   std::string service_account;
-  absl::Time issued_at;  // iat
-  absl::Time not_before; // nbf
-  absl::Time expires;    // exp
-  std::string id;        // jti
+  absl::Time issued_at;   // iat
+  absl::Time not_before;  // nbf
+  absl::Time expires;     // exp
+  std::string id;         // jti
 };
 
 inline constexpr absl::string_view kTokenIssuer = "remora-control";
@@ -42,8 +42,7 @@ struct VerifyOptions {
 // alg ES256, a valid signature, the expected issuer and audience, in force at `now`, and a
 // namespace and service account that form a valid SPIFFE path. Errors are Unauthenticated and say
 // which check failed ("token expired at 2026-11-25T07:00:00Z"). Pure: a fuzz target drives it.
-absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token,
-                                        const std::vector<EVP_PKEY*>& keys,
+absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token, const std::vector<EVP_PKEY*>& keys,
                                         const VerifyOptions& options);
 
 // A stable key id: the first 16 hex digits of the SHA-256 of the public key's DER encoding.

@@ -18,20 +18,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)VerifyToken(text, {key}, options);
 
   // Re-sign the input as a payload: exercise the claim parsing past the signature check.
-  std::string signed_part = absl::StrCat(
-      absl::WebSafeBase64Escape("{\"alg\":\"ES256\",\"typ\":\"JWT\"}"), ".",
-      absl::WebSafeBase64Escape(text));
+  std::string signed_part =
+      absl::StrCat(absl::WebSafeBase64Escape("{\"alg\":\"ES256\",\"typ\":\"JWT\"}"), ".",
+                   absl::WebSafeBase64Escape(text));
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
   unsigned char der[128];
   len = sizeof(der);
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestSign(ctx.get(), der, &len, reinterpret_cast<const unsigned char*>(signed_part.data()),
+      EVP_DigestSign(ctx.get(), der, &len,
+                     reinterpret_cast<const unsigned char*>(signed_part.data()),
                      signed_part.size()) == 1) {
     // A valid DER signature is not a valid JWS signature (r||s): the verifier must refuse it
     // cleanly, while the SignToken path below produces real ones.
-    (void)VerifyToken(absl::StrCat(signed_part, ".", absl::WebSafeBase64Escape(absl::string_view(
-                                                         reinterpret_cast<char*>(der), len))),
+    (void)VerifyToken(absl::StrCat(signed_part, ".",
+                                   absl::WebSafeBase64Escape(
+                                       absl::string_view(reinterpret_cast<char*>(der), len))),
                       {key}, options);
   }
   TokenClaims claims;

@@ -81,16 +81,20 @@ TEST_F(JwtTest, RefusesWrongAudienceAndIssuer) {
 TEST_F(JwtTest, RefusesAlgorithmNoneAndTampering) {
   std::string token = *SignToken(Claims(), key_.get(), "k");
   std::vector<std::string> parts = absl::StrSplit(token, '.');
-  std::string none = absl::StrCat(absl::WebSafeBase64Escape("{\"alg\":\"none\"}"), ".", parts[1], ".");
+  std::string none =
+      absl::StrCat(absl::WebSafeBase64Escape("{\"alg\":\"none\"}"), ".", parts[1], ".");
   EXPECT_THAT(Verify(none, now_).status().message(), HasSubstr("algorithm must be ES256"));
-  std::string hs = absl::StrCat(absl::WebSafeBase64Escape("{\"alg\":\"HS256\"}"), ".", parts[1], ".", parts[2]);
+  std::string hs =
+      absl::StrCat(absl::WebSafeBase64Escape("{\"alg\":\"HS256\"}"), ".", parts[1], ".", parts[2]);
   EXPECT_THAT(Verify(hs, now_).status().message(), HasSubstr("algorithm must be ES256"));
   // A payload swapped for another identity no longer matches the signature.
   std::string forged_payload = absl::WebSafeBase64Escape(
       absl::StrCat("{\"iss\":\"remora-control\",\"aud\":\"remora-control\",\"ns\":\"kube-system\","
-                   "\"sa\":\"admin\",\"exp\":", absl::ToUnixSeconds(now_) + 600, "}"));
-  EXPECT_THAT(Verify(absl::StrCat(parts[0], ".", forged_payload, ".", parts[2]), now_).status().message(),
-              HasSubstr("signature does not verify"));
+                   "\"sa\":\"admin\",\"exp\":",
+                   absl::ToUnixSeconds(now_) + 600, "}"));
+  EXPECT_THAT(
+      Verify(absl::StrCat(parts[0], ".", forged_payload, ".", parts[2]), now_).status().message(),
+      HasSubstr("signature does not verify"));
 }
 
 TEST_F(JwtTest, RefusesMalformedTokens) {

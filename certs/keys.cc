@@ -26,7 +26,8 @@ absl::StatusOr<EvpPkeyPtr> GenerateRsaKey(int bits) {
   if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) <= 0 ||
       EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits) <= 0 ||
       EVP_PKEY_keygen(ctx.get(), &raw) <= 0) {
-    return OpenSslError(absl::StatusCode::kInternal, absl::StrCat("generating an RSA ", bits, " key"));
+    return OpenSslError(absl::StatusCode::kInternal,
+                        absl::StrCat("generating an RSA ", bits, " key"));
   }
   return EvpPkeyPtr(raw);
 }
@@ -74,9 +75,10 @@ absl::Status CheckAcceptableKey(EVP_PKEY* key) {
   } else if (type == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) >= 2048) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "public key ", DescribeKey(key), " is not accepted; use EC P-256 (the default), EC P-384, "
-      "or RSA of at least 2048 bits"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("public key ", DescribeKey(key),
+                   " is not accepted; use EC P-256 (the default), EC P-384, "
+                   "or RSA of at least 2048 bits"));
 }
 
 absl::StatusOr<X509ReqPtr> CreateCsr(EVP_PKEY* key, absl::string_view uri) {

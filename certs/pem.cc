@@ -2,7 +2,6 @@
 
 #include <openssl/pem.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "certs/openssl_error.h"
 
@@ -58,8 +57,8 @@ absl::StatusOr<CertChain> ParseCertificates(absl::string_view pem, absl::string_
                      errors.empty() ? "" : absl::StrCat(" (", errors, ")")));
   }
   if (CountPemBlocks(pem) != chain.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": PEM block ", chain.size() + 1, " is not a valid \"CERTIFICATE\" block"));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": PEM block ", chain.size() + 1,
+                                                   " is not a valid \"CERTIFICATE\" block"));
   }
   return chain;
 }
@@ -85,7 +84,8 @@ absl::StatusOr<X509ReqPtr> ParseCsr(absl::string_view pem, absl::string_view wha
                         absl::StrCat(what, ": not a PEM \"CERTIFICATE REQUEST\""));
   }
   if (CountPemBlocks(pem) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": more than one PEM block; send one CSR"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": more than one PEM block; send one CSR"));
   }
   return csr;
 }

@@ -42,9 +42,9 @@ absl::Status ValidateTrustDomain(absl::string_view td) {
   }
   for (char c : td) {
     if (!IsTrustDomainChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trust domain \"", td, "\" has character '", std::string(1, c),
-          "'; only lowercase letters, digits, '.', '-' and '_' are allowed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trust domain \"", td, "\" has character '", std::string(1, c),
+                       "'; only lowercase letters, digits, '.', '-' and '_' are allowed"));
     }
   }
   return absl::OkStatus();
@@ -69,8 +69,9 @@ absl::StatusOr<SpiffeId> SpiffeId::Parse(absl::string_view text) {
       }
       for (char c : segment) {
         if (!IsPathChar(c)) {
-          return Invalid(text, absl::StrCat("path has character '", std::string(1, c),
-                                            "'; only letters, digits, '.', '-' and '_' are allowed"));
+          return Invalid(text,
+                         absl::StrCat("path has character '", std::string(1, c),
+                                      "'; only letters, digits, '.', '-' and '_' are allowed"));
         }
       }
     }

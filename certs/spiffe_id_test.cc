@@ -46,20 +46,17 @@ TEST_P(SpiffeIdRejects, WithReason) {
 
 INSTANTIATE_TEST_SUITE_P(
     Spec, SpiffeIdRejects,
-    ::testing::Values(BadCase{"", "must start with"}, BadCase{"http://td/x", "must start with"},
-                      BadCase{"SPIFFE://td/x", "must start with"},
-                      BadCase{"spiffe://", "trust domain is empty"},
-                      BadCase{"spiffe:///path", "trust domain is empty"},
-                      BadCase{"spiffe://Cluster.local/x", "character 'C'"},
-                      BadCase{"spiffe://td:8080/x", "character ':'"},
-                      BadCase{"spiffe://user@td/x", "character '@'"},
-                      BadCase{"spiffe://td/", "trailing"}, BadCase{"spiffe://td/a/", "trailing"},
-                      BadCase{"spiffe://td//a", "empty segment"},
-                      BadCase{"spiffe://td/a/./b", "'.' or '..'"},
-                      BadCase{"spiffe://td/a/../b", "'.' or '..'"},
-                      BadCase{"spiffe://td/a?x=1", "character '?'"},
-                      BadCase{"spiffe://td/a#f", "character '#'"},
-                      BadCase{"spiffe://td/a%20b", "character '%'"}));
+    ::testing::Values(
+        BadCase{"", "must start with"}, BadCase{"http://td/x", "must start with"},
+        BadCase{"SPIFFE://td/x", "must start with"}, BadCase{"spiffe://", "trust domain is empty"},
+        BadCase{"spiffe:///path", "trust domain is empty"},
+        BadCase{"spiffe://Cluster.local/x", "character 'C'"},
+        BadCase{"spiffe://td:8080/x", "character ':'"},
+        BadCase{"spiffe://user@td/x", "character '@'"}, BadCase{"spiffe://td/", "trailing"},
+        BadCase{"spiffe://td/a/", "trailing"}, BadCase{"spiffe://td//a", "empty segment"},
+        BadCase{"spiffe://td/a/./b", "'.' or '..'"}, BadCase{"spiffe://td/a/../b", "'.' or '..'"},
+        BadCase{"spiffe://td/a?x=1", "character '?'"}, BadCase{"spiffe://td/a#f", "character '#'"},
+        BadCase{"spiffe://td/a%20b", "character '%'"}));
 
 TEST(SpiffeIdTest, RejectsOverlongId) {
   std::string text = "spiffe://td/" + std::string(2100, 'a');

@@ -9,8 +9,8 @@ namespace remora::certs {
 absl::StatusOr<SpiffeId> CheckSvidLeaf(X509* leaf, absl::string_view trust_domain) {
   std::vector<std::string> uris = UriSans(leaf);
   if (uris.size() != 1) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate has ", uris.size(), " URI SANs; an X.509-SVID has exactly one"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate has ", uris.size(), " URI SANs; an X.509-SVID has exactly one"));
   }
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris[0]);
   if (!id.ok()) {
@@ -18,9 +18,9 @@ absl::StatusOr<SpiffeId> CheckSvidLeaf(X509* leaf, absl::string_view trust_domai
         absl::StrCat("certificate URI SAN is not a SPIFFE ID: ", id.status().message()));
   }
   if (id->trust_domain() != trust_domain) {
-    return absl::PermissionDeniedError(absl::StrCat("identity ", id->str(), " is in trust domain \"",
-                                                    id->trust_domain(), "\", not the mesh's \"",
-                                                    trust_domain, "\""));
+    return absl::PermissionDeniedError(absl::StrCat("identity ", id->str(),
+                                                    " is in trust domain \"", id->trust_domain(),
+                                                    "\", not the mesh's \"", trust_domain, "\""));
   }
   // basicConstraints CA:TRUE itself, not X509_check_ca, which also weighs keyUsage.
   if ((X509_get_extension_flags(leaf) & EXFLAG_CA) != 0) {
@@ -29,14 +29,16 @@ absl::StatusOr<SpiffeId> CheckSvidLeaf(X509* leaf, absl::string_view trust_domai
   }
   uint32_t usage = X509_get_key_usage(leaf);
   if (usage == UINT32_MAX || (usage & KU_DIGITAL_SIGNATURE) == 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate for ", id->str(), " lacks keyUsage digitalSignature, which an X.509-SVID "
-        "leaf must have"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate for ", id->str(),
+                     " lacks keyUsage digitalSignature, which an X.509-SVID "
+                     "leaf must have"));
   }
   if ((usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate for ", id->str(), " has keyUsage keyCertSign or cRLSign, which an "
-        "X.509-SVID leaf must not have"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate for ", id->str(),
+                     " has keyUsage keyCertSign or cRLSign, which an "
+                     "X.509-SVID leaf must not have"));
   }
   return id;
 }

@@ -49,8 +49,7 @@ TEST_F(SvidTest, RefusesUnknownCa) {
 
 TEST_F(SvidTest, RefusesWrongTrustDomain) {
   Authority other = MakeRoot("example.org");
-  TrustBundle both =
-      *TrustBundle::FromPem(ToPem(root_.anchor()) + ToPem(other.anchor()), "bundle");
+  TrustBundle both = *TrustBundle::FromPem(ToPem(root_.anchor()) + ToPem(other.anchor()), "bundle");
   absl::StatusOr<SpiffeId> id =
       VerifySvid(MakeWorkload(other, "a", "b").chain, both, "cluster.local", absl::Now());
   EXPECT_THAT(id.status().message(), HasSubstr("trust domain \"example.org\""));

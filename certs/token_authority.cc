@@ -26,7 +26,8 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Open(const std::
   if (absl::IsNotFound(pem.status())) {
     absl::StatusOr<EvpPkeyPtr> key = GenerateEcKey();
     if (!key.ok()) return key.status();
-    if (absl::Status s = WriteFileAtomic(path, PrivateKeyToPem(key->get()), 0600); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomic(path, PrivateKeyToPem(key->get()), 0600); !s.ok())
+      return s;
     LOG_INFO("ca", "created bootstrap-token signing key ", path);
     return std::make_unique<TokenAuthority>(std::move(*key));
   }

@@ -10,9 +10,10 @@ absl::StatusOr<TrustBundle> TrustBundle::FromPem(absl::string_view pem, absl::st
   if (!roots.ok()) return roots.status();
   for (size_t i = 0; i < roots->size(); ++i) {
     if (X509_check_ca((*roots)[i].get()) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": certificate ", i + 1, " is not a CA certificate (basicConstraints CA:TRUE); a "
-          "trust bundle holds only roots or intermediate CAs"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": certificate ", i + 1,
+                       " is not a CA certificate (basicConstraints CA:TRUE); a "
+                       "trust bundle holds only roots or intermediate CAs"));
     }
   }
   return TrustBundle(std::move(*roots));

@@ -40,7 +40,8 @@ TEST(PemTest, RefusesGarbageNamingTheInput) {
 TEST(PemTest, RefusesTrailingGarbageAfterCertificates) {
   Authority root = testing::MakeRoot();
   std::string pem = ToPem(root.cert()) + "-----BEGIN CERTIFICATE-----\nnot base64!\n";
-  EXPECT_THAT(ParseCertificates(pem, "bundle").status().message(), HasSubstr("PEM block 2 is not a valid"));
+  EXPECT_THAT(ParseCertificates(pem, "bundle").status().message(),
+              HasSubstr("PEM block 2 is not a valid"));
 }
 
 TEST(TrustBundleTest, RefusesLeafInBundle) {
@@ -85,8 +86,9 @@ TEST(AuthorityTest, ClipsLifetimeToTheCaExpiry) {
 TEST(AuthorityTest, FromPemRefusesMismatchedKey) {
   Authority root = testing::MakeRoot();
   absl::StatusOr<EvpPkeyPtr> other = GenerateEcKey();
-  EXPECT_THAT(Authority::FromPem(ToPem(root.cert()), PrivateKeyToPem(other->get())).status().message(),
-              HasSubstr("does not match"));
+  EXPECT_THAT(
+      Authority::FromPem(ToPem(root.cert()), PrivateKeyToPem(other->get())).status().message(),
+      HasSubstr("does not match"));
 }
 
 TEST(KeysTest, AcceptsOnlyStrongKeys) {

@@ -54,7 +54,8 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
     return absl::UnavailableError(msg);
   }
   // The rename is durable only once the directory entry is on disk.
-  std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+  std::string dir =
+      path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
   int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);

@@ -21,14 +21,14 @@ void FlagSet::String(std::string name, std::string* target, std::string help) {
 }
 
 void FlagSet::Int(std::string name, int64_t* target, std::string help) {
-  flags_.push_back({name, std::move(help), absl::StrCat(*target), false,
-                    [target, name](absl::string_view v) {
-                      if (!absl::SimpleAtoi(v, target)) {
-                        return absl::InvalidArgumentError(
-                            absl::StrCat("--", name, ": \"", v, "\" is not an integer"));
-                      }
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {name, std::move(help), absl::StrCat(*target), false, [target, name](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, target)) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--", name, ": \"", v, "\" is not an integer"));
+         }
+         return absl::OkStatus();
+       }});
 }
 
 void FlagSet::Bool(std::string name, bool* target, std::string help) {
@@ -50,19 +50,20 @@ void FlagSet::Duration(std::string name, absl::Duration* target, std::string hel
   flags_.push_back({name, std::move(help), absl::FormatDuration(*target), false,
                     [target, name](absl::string_view v) {
                       if (!absl::ParseDuration(v, target) || *target < absl::ZeroDuration()) {
-                        return absl::InvalidArgumentError(absl::StrCat(
-                            "--", name, ": \"", v, "\" is not a duration (examples: 500ms, 10s, 5m)"));
+                        return absl::InvalidArgumentError(
+                            absl::StrCat("--", name, ": \"", v,
+                                         "\" is not a duration (examples: 500ms, 10s, 5m)"));
                       }
                       return absl::OkStatus();
                     }});
 }
 
 void FlagSet::StringList(std::string name, std::vector<std::string>* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), "(none)", false,
-                    [target](absl::string_view v) {
-                      target->emplace_back(v);
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), "(none)", false, [target](absl::string_view v) {
+         target->emplace_back(v);
+         return absl::OkStatus();
+       }});
 }
 
 absl::Status FlagSet::Set(Flag& flag, absl::string_view value) { return flag.set(value); }
@@ -95,8 +96,8 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv,
       if (f.name == name) flag = &f;
     }
     if (flag == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "; run ", program_,
-                                                     " --help for the list"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name, "; run ", program_, " --help for the list"));
     }
     if (!value.has_value()) {
       if (flag->is_bool) {

@@ -51,9 +51,9 @@ bool LogEnabled(LogLevel level) {
 }
 
 void LogLine(LogLevel level, absl::string_view component, absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-      LevelName(level), " ", component, " ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   LevelName(level), " ", component, " ", message, "\n");
   const char* data = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -1,14 +1,14 @@
 // One-line, leveled logging to stderr: `2026-11-25T07:00:00.123Z warn proxy.inbound message k=v`.
 //
-// abseil 20220623 predates absl/log, and the proxy needs a logger that never blocks the data path on a
-// lock it shares with other workers: each line is formatted into a local buffer and written with one
-// write(2), which the kernel keeps whole for pipes and files opened O_APPEND.
+// abseil 20220623 predates absl/log, and the proxy needs a logger that never blocks the data path
+// on a lock it shares with other workers: each line is formatted into a local buffer and written
+// with one write(2), which the kernel keeps whole for pipes and files opened O_APPEND.
 #pragma once
 
 #include <atomic>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace remora {
 
@@ -26,9 +26,9 @@ void LogLine(LogLevel level, absl::string_view component, absl::string_view mess
 
 }  // namespace remora
 
-#define REMORA_LOG(level, component, ...)                                             \
-  do {                                                                                \
-    if (::remora::LogEnabled(::remora::LogLevel::level))                              \
+#define REMORA_LOG(level, component, ...)                                                   \
+  do {                                                                                      \
+    if (::remora::LogEnabled(::remora::LogLevel::level))                                    \
       ::remora::LogLine(::remora::LogLevel::level, component, ::absl::StrCat(__VA_ARGS__)); \
   } while (false)
 

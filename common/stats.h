@@ -14,8 +14,9 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace remora {
 
@@ -73,11 +74,11 @@ class StatsRegistry {
 
 // Declares `struct Type` with one member per stat and
 // `void Register(StatsRegistry&, std::string prefix, absl::string_view labels) const`.
-#define REMORA_DECLARE_STATS(Type, LIST)                                                   \
-  struct Type {                                                                            \
-    LIST(REMORA_STATS_FIELD_, REMORA_STATS_GAUGE_FIELD_)                                   \
-    void Register(::remora::StatsRegistry& registry, const std::string& prefix,            \
-                  absl::string_view labels) const {                                         \
-      LIST(REMORA_STATS_REGISTER_, REMORA_STATS_REGISTER_)                                 \
-    }                                                                                      \
+#define REMORA_DECLARE_STATS(Type, LIST)                                        \
+  struct Type {                                                                 \
+    LIST(REMORA_STATS_FIELD_, REMORA_STATS_GAUGE_FIELD_)                        \
+    void Register(::remora::StatsRegistry& registry, const std::string& prefix, \
+                  absl::string_view labels) const {                             \
+      LIST(REMORA_STATS_REGISTER_, REMORA_STATS_REGISTER_)                      \
+    }                                                                           \
   }

@@ -8,7 +8,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-#define TEST_STATS(COUNTER, GAUGE)           \
+#define TEST_STATS(COUNTER, GAUGE)          \
   COUNTER(cx_total, "Connections accepted") \
   GAUGE(cx_active, "Connections open")
 REMORA_DECLARE_STATS(TestStats, TEST_STATS);

@@ -8,10 +8,9 @@
 #define REMORA_CONCAT_(a, b) REMORA_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                        \
-  do {                                                               \
-    if (::absl::Status remora_status_ = (expr); !remora_status_.ok()) \
-      return remora_status_;                                         \
+#define RETURN_IF_ERROR(expr)                                                                \
+  do {                                                                                       \
+    if (::absl::Status remora_status_ = (expr); !remora_status_.ok()) return remora_status_; \
   } while (false)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` binds the value of an OK StatusOr, or returns its status.

@@ -47,8 +47,8 @@ absl::Status YamlField::OnlyKeys(std::initializer_list<absl::string_view> allowe
     if (!kv.first.IsScalar()) return Error("map keys must be plain strings");
     const std::string& key = kv.first.Scalar();
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return Error(absl::StrCat("unknown field \"", key, "\" (known fields: ",
-                                absl::StrJoin(allowed, ", "), ")"));
+      return Error(absl::StrCat("unknown field \"", key,
+                                "\" (known fields: ", absl::StrJoin(allowed, ", "), ")"));
     }
   }
   return absl::OkStatus();
@@ -64,7 +64,8 @@ absl::StatusOr<int64_t> YamlField::Int(int64_t min, int64_t max) const {
   absl::StatusOr<std::string> text = String();
   if (!text.ok()) return text.status();
   int64_t value = 0;
-  if (!absl::SimpleAtoi(*text, &value)) return Error(absl::StrCat("\"", *text, "\" is not an integer"));
+  if (!absl::SimpleAtoi(*text, &value))
+    return Error(absl::StrCat("\"", *text, "\" is not an integer"));
   if (value < min || value > max) {
     return Error(absl::StrCat(value, " is out of range [", min, ", ", max, "]"));
   }
@@ -83,7 +84,8 @@ absl::StatusOr<absl::Duration> YamlField::Duration() const {
   absl::StatusOr<std::string> text = String();
   if (!text.ok()) return text.status();
   absl::Duration d;
-  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
     return Error(absl::StrCat("\"", *text, "\" is not a duration (examples: 500ms, 10s, 5m, 1h)"));
   }
   return d;
@@ -155,9 +157,9 @@ absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view te
       out.push_back({node, static_cast<int>(i)});
     } catch (const YAML::Exception& e) {
       // yaml-cpp's only error channel; its mark is 0-based and relative to the document.
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": YAML syntax error at line ", first_lines[i] + e.mark.line + 1,
-                       ", column ", e.mark.column + 1, ": ", e.msg));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": YAML syntax error at line ",
+                                                     first_lines[i] + e.mark.line + 1, ", column ",
+                                                     e.mark.column + 1, ": ", e.msg));
     }
   }
   return out;

@@ -3,14 +3,14 @@
 // yaml-cpp reports problems by throwing; LoadYamlDocuments is the one place that catches.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"

@@ -142,7 +142,8 @@ TEST_F(RemoractlAuthzTest, RewrittenProbesAreANamedBuiltInRule) {
   nlohmann::json j = Json(r.output);
   EXPECT_EQ(j["decision"], "ALLOW");
   EXPECT_EQ(j["builtin"], "kubelet-probes");
-  EXPECT_THAT(j["reason"].get<std::string>(), ::testing::HasSubstr("sidecar.remora.io/rewrittenProbes"));
+  EXPECT_THAT(j["reason"].get<std::string>(),
+              ::testing::HasSubstr("sidecar.remora.io/rewrittenProbes"));
 }
 
 TEST_F(RemoractlAuthzTest, CheckDenyByRuleExitsThree) {

@@ -29,12 +29,16 @@ class Server::Impl {
  public:
   Impl(asio::io_context& io, AsyncHandler handler, ServerOptions options,
        std::shared_ptr<ssl::context> tls)
-      : tls_(std::move(tls)), io_(io), handler_(std::move(handler)), options_(std::move(options)),
+      : tls_(std::move(tls)),
+        io_(io),
+        handler_(std::move(handler)),
+        options_(std::move(options)),
         acceptor_(io) {}
 
   absl::Status Listen(const tcp::endpoint& endpoint, tcp::endpoint* bound) {
-    absl::StatusOr<tcp::acceptor> acceptor = net::Listen(
-        io_, endpoint, false, 128, absl::StrCat(options_.name, " listener ", net::ToString(endpoint)));
+    absl::StatusOr<tcp::acceptor> acceptor =
+        net::Listen(io_, endpoint, false, 128,
+                    absl::StrCat(options_.name, " listener ", net::ToString(endpoint)));
     if (!acceptor.ok()) return acceptor.status();
     acceptor_ = std::move(*acceptor);
     error_code ec;
@@ -121,7 +125,8 @@ class Server::Impl {
       auto [ec, n] = co_await beast_http::async_read(stream, buffer, parser, kUseTuple);
       if (ec == beast_http::error::end_of_stream || ec == asio::error::eof) co_return;
       if (ec) {
-        if (ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category()) {
+        if (ec.category() ==
+            beast_http::make_error_code(beast_http::error::bad_target).category()) {
           Request dummy;
           dummy.version(11);
           dummy.keep_alive(false);
@@ -174,7 +179,9 @@ Server::Server(asio::io_context& io, AsyncHandler handler, ServerOptions options
 
 Server::~Server() = default;
 
-absl::Status Server::Listen(const tcp::endpoint& endpoint) { return impl_->Listen(endpoint, &bound_); }
+absl::Status Server::Listen(const tcp::endpoint& endpoint) {
+  return impl_->Listen(endpoint, &bound_);
+}
 
 void Server::SetTls(std::shared_ptr<ssl::context> tls) { impl_->tls_ = std::move(tls); }
 

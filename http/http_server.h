@@ -3,11 +3,10 @@
 // size, read timeout, connection count), optionally over TLS.
 #pragma once
 
+#include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/beast/http.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,9 +27,9 @@ using Handler = std::function<Response(const Request&)>;
 using AsyncHandler = std::function<awaitable<Response>(const Request&)>;
 
 struct ServerOptions {
-  std::string name = "http";          // for logs
-  size_t header_limit = 16 * 1024;    // bytes
-  size_t body_limit = 1024 * 1024;    // bytes
+  std::string name = "http";        // for logs
+  size_t header_limit = 16 * 1024;  // bytes
+  size_t body_limit = 1024 * 1024;  // bytes
   absl::Duration read_timeout = absl::Seconds(10);
   int64_t max_connections = 256;
 };

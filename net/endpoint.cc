@@ -35,8 +35,9 @@ absl::StatusOr<tcp::endpoint> ParseEndpoint(absl::string_view text) {
 std::string ToString(const tcp::endpoint& ep) {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; people read them as IPv4.
   if (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped()) {
-    return absl::StrCat(asio::ip::make_address_v4(asio::ip::v4_mapped, ep.address().to_v6()).to_string(),
-                        ":", ep.port());
+    return absl::StrCat(
+        asio::ip::make_address_v4(asio::ip::v4_mapped, ep.address().to_v6()).to_string(), ":",
+        ep.port());
   }
   if (ep.address().is_v6()) return absl::StrCat("[", ep.address().to_string(), "]:", ep.port());
   return absl::StrCat(ep.address().to_string(), ":", ep.port());

@@ -36,8 +36,7 @@ filters::RequestAttributes InboundAttributes(const Snapshot& snapshot, const tcp
   return r;
 }
 
-filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot,
-                                              const tcp::endpoint& source,
+filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot, const tcp::endpoint& source,
                                               const tcp::endpoint& destination,
                                               const Service* service) {
   filters::RequestAttributes r;
@@ -52,8 +51,8 @@ filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot,
   r.destination.port = destination.port();
   if (service != nullptr) {
     r.destination.port_name = service->port_name;
-    r.destination.protocol =
-        service->protocol == AppProtocol::kHttp ? filters::Protocol::kHttp : filters::Protocol::kTcp;
+    r.destination.protocol = service->protocol == AppProtocol::kHttp ? filters::Protocol::kHttp
+                                                                     : filters::Protocol::kTcp;
   }
   return r;
 }
@@ -75,9 +74,10 @@ Verdict Decide(const Snapshot& snapshot, const filters::RequestAttributes& reque
                  : std::string());
   }
   if (decision.dry_run.has_value() && decision.dry_run->allowed != decision.final.allowed) {
-    LOG_INFO(component, "dry-run: would have ", decision.dry_run->allowed ? "allowed" : "denied",
-             " principal=", Quote(request.source.principal.empty() ? "-" : request.source.principal),
-             " reason=", Quote(filters::DescribeOutcome(*decision.dry_run)));
+    LOG_INFO(
+        component, "dry-run: would have ", decision.dry_run->allowed ? "allowed" : "denied",
+        " principal=", Quote(request.source.principal.empty() ? "-" : request.source.principal),
+        " reason=", Quote(filters::DescribeOutcome(*decision.dry_run)));
   }
   verdict.allowed = decision.allowed();
   verdict.reason = filters::DescribeOutcome(decision.final);

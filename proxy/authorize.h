@@ -17,8 +17,7 @@ filters::RequestAttributes InboundAttributes(const Snapshot& snapshot, const tcp
                                              const InboundPort& port, const std::string& peer_id);
 
 // The attributes of an outbound connection from this workload to `destination`.
-filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot,
-                                              const tcp::endpoint& source,
+filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot, const tcp::endpoint& source,
                                               const tcp::endpoint& destination,
                                               const Service* service);
 

@@ -32,13 +32,13 @@ Clock::duration ToChrono(absl::Duration d) {
 }
 
 std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", " "}}),
-                      "\"");
+  return absl::StrCat(
+      "\"", absl::StrReplaceAll(text, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", " "}}), "\"");
 }
 
 awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
-                                                        const tcp::endpoint& to, Session& session,
-                                                        Clock::duration timeout) {
+                                                       const tcp::endpoint& to, Session& session,
+                                                       Clock::duration timeout) {
   tcp::socket socket(io);
   session.TrackSocket(&socket);
   session.Enter(Session::Phase::kConnect, timeout);

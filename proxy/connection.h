@@ -35,8 +35,8 @@ struct WorkerResources {
 
 // Connects to `to` within the session's connect timeout.
 awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
-                                                        const tcp::endpoint& to, Session& session,
-                                                        Clock::duration timeout);
+                                                       const tcp::endpoint& to, Session& session,
+                                                       Clock::duration timeout);
 
 // Relays both directions until both have ended; half-close passes through. Returns "" on a clean
 // end, or what failed.

@@ -48,7 +48,8 @@ int WaitReady(const std::string& address, absl::Duration timeout) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     bool ready = false;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-      const std::string request = "GET /healthz/ready HTTP/1.1\r\nHost: sidecar\r\nConnection: close\r\n\r\n";
+      const std::string request =
+          "GET /healthz/ready HTTP/1.1\r\nHost: sidecar\r\nConnection: close\r\n\r\n";
       (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
       char buf[64] = {0};
       ssize_t n = ::recv(fd, buf, sizeof(buf) - 1, 0);
@@ -96,18 +97,20 @@ int main(int argc, char** argv) {
   if (parsed.ok() && wait_ready > absl::ZeroDuration()) return WaitReady(health, wait_ready);
   if (!parsed.ok() || !positional.empty() || (config_file.empty() == config_env.empty())) {
     std::cerr << "remora-proxy: "
-              << (!parsed.ok()           ? std::string(parsed.message())
-                  : !positional.empty() ? absl::StrCat("unexpected argument \"", positional[0], "\"")
-                                        : std::string("give exactly one of --config=FILE and --config-env=VAR"))
+              << (!parsed.ok() ? std::string(parsed.message())
+                  : !positional.empty()
+                      ? absl::StrCat("unexpected argument \"", positional[0], "\"")
+                      : std::string("give exactly one of --config=FILE and --config-env=VAR"))
               << "\nrun remora-proxy --help for usage\n";
     return remora::kExitUsage;
   }
   absl::StatusOr<std::string> text;
   if (!config_env.empty()) {
     const char* value = std::getenv(config_env.c_str());
-    text = value != nullptr ? absl::StatusOr<std::string>(value)
-                            : absl::NotFoundError(absl::StrCat("environment variable ", config_env,
-                                                               " is not set"));
+    text =
+        value != nullptr
+            ? absl::StatusOr<std::string>(value)
+            : absl::NotFoundError(absl::StrCat("environment variable ", config_env, " is not set"));
     config_file = absl::StrCat("$", config_env);
   } else {
     text = remora::ReadFile(config_file);

@@ -8,9 +8,9 @@
 
 #include "absl/status/status.h"
 #include "common/stats.h"
+#include "filters/engine.h"
 #include "http/http_server.h"
 #include "proxy/admin/admin_handler.h"
-#include "filters/engine.h"
 #include "proxy/config/proxy_config.h"
 #include "proxy/control/certificate_client.h"
 #include "proxy/control/dynamic_config.h"
@@ -67,12 +67,12 @@ class ProxyServer final : public admin::AdminView {
   std::vector<ListenerConfig> active_listeners_;  // what was bound, parallel to bound_
   std::unique_ptr<tls::FileIdentityWatcher> identity_watcher_;
   std::vector<std::unique_ptr<http::Server>> http_servers_;
-  std::shared_ptr<const Snapshot> snapshot_;  // io_ thread only
-  std::shared_ptr<const tls::TlsContexts> tls_;              // io_ thread only
-  std::shared_ptr<const ProxyConfig> effective_;             // io_ thread only
-  std::shared_ptr<const filters::PolicyEngine> engine_;     // io_ thread only
-  filters::Labels labels_;                                   // io_ thread only
-  std::unique_ptr<control::DynamicConfig> dynamic_;          // io_ thread only
+  std::shared_ptr<const Snapshot> snapshot_;             // io_ thread only
+  std::shared_ptr<const tls::TlsContexts> tls_;          // io_ thread only
+  std::shared_ptr<const ProxyConfig> effective_;         // io_ thread only
+  std::shared_ptr<const filters::PolicyEngine> engine_;  // io_ thread only
+  filters::Labels labels_;                               // io_ thread only
+  std::unique_ptr<control::DynamicConfig> dynamic_;      // io_ thread only
   std::unique_ptr<control::CertificateClient> certificates_;
   std::unique_ptr<control::XdsClient> xds_;
   std::atomic<bool> stopping_{false};

@@ -6,11 +6,10 @@
 // per connection keeps idle connections cheap.
 #pragma once
 
+#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <boost/intrusive/list.hpp>
 
 #include "common/stats.h"
 #include "filters/request.h"
@@ -93,7 +92,6 @@ class Session : public boost::intrusive::list_base_hook<
 
 const char* ToString(Session::Phase phase);
 
-using SessionList =
-    boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>>;
+using SessionList = boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>>;
 
 }  // namespace remora::proxy

@@ -15,8 +15,7 @@ namespace remora::proxy {
 class Snapshot {
  public:
   // `policy` null: no authorization policy is in force (everything the mTLS checks admit passes).
-  Snapshot(std::shared_ptr<const ProxyConfig> config,
-           std::shared_ptr<const tls::TlsContexts> tls,
+  Snapshot(std::shared_ptr<const ProxyConfig> config, std::shared_ptr<const tls::TlsContexts> tls,
            std::shared_ptr<const filters::WorkloadPolicy> policy, filters::Labels labels,
            uint64_t generation);
 

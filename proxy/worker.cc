@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "proxy/authorize.h"
-#include "proxy/inbound/inbound_connection.h"
 #include "net/endpoint.h"
 #include "net/listen.h"
+#include "proxy/authorize.h"
+#include "proxy/inbound/inbound_connection.h"
 #include "proxy/outbound/outbound_connection.h"
 
 namespace remora::proxy {
@@ -41,7 +41,8 @@ absl::Status Worker::Bind(const std::vector<ListenerConfig>& listeners,
     if (!acceptor.ok()) return acceptor.status();
     error_code ec;
     bound[i] = acceptor->local_endpoint(ec);
-    listeners_.push_back(std::make_unique<ListenerRuntime>(ListenerRuntime{config, bound[i], stats[i]}));
+    listeners_.push_back(
+        std::make_unique<ListenerRuntime>(ListenerRuntime{config, bound[i], stats[i]}));
     acceptors_.push_back(std::move(*acceptor));
   }
   return absl::OkStatus();
@@ -64,11 +65,11 @@ void Worker::Start(std::shared_ptr<const Snapshot> snapshot) {
     Spawn(AcceptLoop(*listeners_[i], acceptors_[i]), "accept loop");
   }
   // Timeouts are enforced by a sweep; its period bounds how late one can fire.
-  Clock::duration shortest = std::min({ToChrono(limits_.connect_timeout),
-                                       ToChrono(limits_.handshake_timeout),
-                                       ToChrono(limits_.idle_timeout)});
-  Clock::duration interval = std::clamp<Clock::duration>(shortest / 10, std::chrono::milliseconds(5),
-                                                         std::chrono::seconds(1));
+  Clock::duration shortest =
+      std::min({ToChrono(limits_.connect_timeout), ToChrono(limits_.handshake_timeout),
+                ToChrono(limits_.idle_timeout)});
+  Clock::duration interval = std::clamp<Clock::duration>(
+      shortest / 10, std::chrono::milliseconds(5), std::chrono::seconds(1));
   Spawn(Sweep(interval), "timeout sweep");
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -90,8 +91,8 @@ void Worker::Reauthorize() {
     Verdict v = Authorize(*snapshot_, a.attributes, a.component);
     if (v.allowed) continue;
     if (a.denied != nullptr) a.denied->Inc();
-    LOG_WARN(a.component, "closing connection ", a.who, " reason=",
-             Quote(absl::StrCat("policy changed: ", v.reason)));
+    LOG_WARN(a.component, "closing connection ", a.who,
+             " reason=", Quote(absl::StrCat("policy changed: ", v.reason)));
     session.admission.reset();
     session.Abort();
   }
@@ -158,18 +159,17 @@ awaitable<void> Worker::AcceptLoop(ListenerRuntime& listener, tcp::acceptor& acc
     auto task = listener.config.inbound
                     ? inbound::ServeInbound(std::move(socket), snapshot_, listener, resources_)
                     : outbound::ServeOutbound(std::move(socket), snapshot_, listener, resources_);
-    asio::co_spawn(io_, std::move(task),
-                   [this, &listener, component](std::exception_ptr e) {
-                     active_connections_.fetch_sub(1, std::memory_order_relaxed);
-                     proxy_stats_.cx_active.Sub();
-                     listener.stats->downstream_cx_active.Sub();
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       LOG_ERROR(component, "connection handler failed: ", ex.what());
-                     }
-                   });
+    asio::co_spawn(io_, std::move(task), [this, &listener, component](std::exception_ptr e) {
+      active_connections_.fetch_sub(1, std::memory_order_relaxed);
+      proxy_stats_.cx_active.Sub();
+      listener.stats->downstream_cx_active.Sub();
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        LOG_ERROR(component, "connection handler failed: ", ex.what());
+      }
+    });
   }
 }
 
@@ -182,7 +182,7 @@ awaitable<void> Worker::Sweep(Clock::duration interval) {
     for (Session& session : sessions_) {
       if (!session.timed_out() && session.Expired(now)) {
         LOG_DEBUG("proxy.worker", "closing connection: ", ToString(session.phase()),
-                 session.phase() == Session::Phase::kEstablished ? " timeout" : " timed out");
+                  session.phase() == Session::Phase::kEstablished ? " timeout" : " timed out");
         session.MarkTimedOut();
         session.Abort();
       }

@@ -100,24 +100,29 @@ class CaTest : public ::testing::Test {
 TEST_F(CaTest, IssuedCertificatePassesOpensslVerifyAndHoldsExactlyTheSvidFields) {
   StartControl({"--cert-lifetime=24h"});
   certs::EvpPkeyPtr key = *certs::GenerateEcKey();
-  CsrResult r = CreateCertificate(*control_, Token("shop", "web"), certs::ToPem(certs::CreateCsr(key.get(), "")->get()), 0);
+  CsrResult r = CreateCertificate(*control_, Token("shop", "web"),
+                                  certs::ToPem(certs::CreateCsr(key.get(), "")->get()), 0);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   ASSERT_GE(r.chain.size(), 2u);
   WriteFileOrDie(dir_ + "/leaf.pem", r.chain[0]);
-  CommandResult verify = Shell(dir_, absl::StrCat("openssl verify -CAfile ", control_->ca_bundle(), " ", dir_, "/leaf.pem"));
+  CommandResult verify = Shell(
+      dir_, absl::StrCat("openssl verify -CAfile ", control_->ca_bundle(), " ", dir_, "/leaf.pem"));
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
   EXPECT_THAT(verify.output, HasSubstr(": OK"));
-  CommandResult text = Shell(dir_, absl::StrCat("openssl x509 -noout -text -in ", dir_, "/leaf.pem"));
+  CommandResult text =
+      Shell(dir_, absl::StrCat("openssl x509 -noout -text -in ", dir_, "/leaf.pem"));
   ASSERT_EQ(text.exit_code, 0) << text.output;
   EXPECT_THAT(text.output, HasSubstr("URI:spiffe://cluster.local/ns/shop/sa/web"));
   EXPECT_THAT(text.output, Not(HasSubstr("DNS:")));
   EXPECT_THAT(text.output, HasSubstr("CA:FALSE"));
   EXPECT_THAT(text.output, HasSubstr("Digital Signature, Key Encipherment"));
-  EXPECT_THAT(text.output, HasSubstr("TLS Web Server Authentication, TLS Web Client Authentication"));
+  EXPECT_THAT(text.output,
+              HasSubstr("TLS Web Server Authentication, TLS Web Client Authentication"));
   EXPECT_THAT(text.output, HasSubstr("ASN1 OID: prime256v1"));
   EXPECT_THAT(text.output, Not(HasSubstr("Certificate Sign")));
   // Lifetime: the 24h default, backdated a few minutes for clock skew.
-  CommandResult dates = Shell(dir_, absl::StrCat("openssl x509 -noout -startdate -enddate -in ", dir_, "/leaf.pem"));
+  CommandResult dates =
+      Shell(dir_, absl::StrCat("openssl x509 -noout -startdate -enddate -in ", dir_, "/leaf.pem"));
   EXPECT_THAT(dates.output, HasSubstr("notBefore="));
 }
 
@@ -160,7 +165,8 @@ TEST_F(CaTest, RefusalsSayWhyAndIssueNothing) {
        grpc::StatusCode::UNAUTHENTICATED, "does not include \"remora-control\""},
       {"no token", "", csr, grpc::StatusCode::UNAUTHENTICATED, "must present a token"},
       {"CSR for another identity", Token("shop", "web"),
-       certs::ToPem(certs::CreateCsr(key.get(), "spiffe://cluster.local/ns/kube-system/sa/admin")->get()),
+       certs::ToPem(
+           certs::CreateCsr(key.get(), "spiffe://cluster.local/ns/kube-system/sa/admin")->get()),
        grpc::StatusCode::PERMISSION_DENIED,
        "CSR asks for identity spiffe://cluster.local/ns/kube-system/sa/admin but the bootstrap "
        "token proves spiffe://cluster.local/ns/shop/sa/web"},
@@ -185,27 +191,42 @@ class RotationTest : public CaTest {
   void StartMesh(const std::string& lifetime) {
     StartControl({"--cert-lifetime=" + lifetime});
     const std::string port = absl::StrCat(app_.port());
-    WriteFileOrDie(dir_ + "/mesh.yaml", absl::StrCat(
-        "apiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: web-0, namespace: shop, labels: {app: web}}\n"
-        "spec: {serviceAccount: web, addresses: [127.0.0.2], ports: [{port: ", port, "}]}\n---\n"
-        "apiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: fe-0, namespace: shop}\n"
-        "spec: {serviceAccount: frontend, addresses: [127.0.0.3]}\n---\n"
-        "apiVersion: remora.io/v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
-        "spec: {selector: {app: web}, ports: [{port: ", port, "}]}\n"));
+    WriteFileOrDie(
+        dir_ + "/mesh.yaml",
+        absl::StrCat(
+            "apiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: web-0, namespace: shop, "
+            "labels: {app: web}}\n"
+            "spec: {serviceAccount: web, addresses: [127.0.0.2], ports: [{port: ",
+            port,
+            "}]}\n---\n"
+            "apiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: fe-0, namespace: shop}\n"
+            "spec: {serviceAccount: frontend, addresses: [127.0.0.3]}\n---\n"
+            "apiVersion: remora.io/v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+            "spec: {selector: {app: web}, ports: [{port: ",
+            port, "}]}\n"));
     ASSERT_EQ(Remoractl(*control_, {"apply", "-f", dir_ + "/mesh.yaml"}).exit_code, 0);
     WriteFileOrDie(dir_ + "/web.token", Token("shop", "web", "1h"));
     WriteFileOrDie(dir_ + "/fe.token", Token("shop", "frontend", "1h"));
-    auto web = ProxyProcess::Start(dir_, "web", MeshProxyConfig(*control_, dir_ + "/web.token", "shop", "web-0", "web",
-        absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.2:", port, "\", target: \"", app_.endpoint(), "\"}\n")));
+    auto web = ProxyProcess::Start(
+        dir_, "web",
+        MeshProxyConfig(
+            *control_, dir_ + "/web.token", "shop", "web-0", "web",
+            absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.2:", port,
+                         "\", target: \"", app_.endpoint(), "\"}\n")));
     ASSERT_TRUE(web.ok()) << web.status();
     web_ = std::move(*web);
-    auto fe = ProxyProcess::Start(dir_, "frontend", MeshProxyConfig(*control_, dir_ + "/fe.token", "shop", "fe-0", "frontend",
-        absl::StrCat("  - {name: outbound, direction: outbound, address: \"127.0.0.1:0\", target: \"127.0.0.2:", port, "\"}\n")));
+    auto fe = ProxyProcess::Start(
+        dir_, "frontend",
+        MeshProxyConfig(*control_, dir_ + "/fe.token", "shop", "fe-0", "frontend",
+                        absl::StrCat("  - {name: outbound, direction: outbound, address: "
+                                     "\"127.0.0.1:0\", target: \"127.0.0.2:",
+                                     port, "\"}\n")));
     ASSERT_TRUE(fe.ok()) << fe.status();
     frontend_ = std::move(*fe);
     for (ProxyProcess* p : {web_.get(), frontend_.get()}) {
-      ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] { return p->AdminGet("/ready").value_or("") == "200 ready\n"; }))
-          << p->Log();
+      ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
+        return p->AdminGet("/ready").value_or("") == "200 ready\n";
+      })) << p->Log();
     }
   }
 
@@ -260,10 +281,12 @@ TEST_F(RotationTest, TenSecondCertificatesRotateUnderAMinuteLongTransfer) {
   EXPECT_GE(web_serials.size(), 5u) << "10-second certificates renew at about half-life";
   // And the web sidecar's handshakes used those certificates: a TLS client sees the newest.
   certs::EvpPkeyPtr key = *certs::GenerateEcKey();
-  CsrResult mine = CreateCertificate(*control_, Token("shop", "probe"), certs::ToPem(certs::CreateCsr(key.get(), "")->get()));
+  CsrResult mine = CreateCertificate(*control_, Token("shop", "probe"),
+                                     certs::ToPem(certs::CreateCsr(key.get(), "")->get()));
   ASSERT_TRUE(mine.status.ok());
   absl::StatusOr<TlsTestClient> tls = TlsTestClient::Connect(
-      web_->Address("inbound"), mine.chain[0], certs::PrivateKeyToPem(key.get()), ReadFileOrEmpty(control_->ca_bundle()));
+      web_->Address("inbound"), mine.chain[0], certs::PrivateKeyToPem(key.get()),
+      ReadFileOrEmpty(control_->ca_bundle()));
   ASSERT_TRUE(tls.ok()) << tls.status();
   EXPECT_EQ(tls->PeerSerial(), Serial(*web_));
 }
@@ -308,8 +331,9 @@ TEST_F(RotationTest, FullRootRotationWhileTrafficFlowsFailsNoConnection) {
   running = false;
   traffic.join();
   EXPECT_GT(ok.load(), 50);
-  EXPECT_EQ(failed.load(), 0) << "first failure at " << first_failure << "\nweb:\n" << web_->Log()
-                               << "\nfrontend:\n" << frontend_->Log();
+  EXPECT_EQ(failed.load(), 0) << "first failure at " << first_failure << "\nweb:\n"
+                              << web_->Log() << "\nfrontend:\n"
+                              << frontend_->Log();
   EXPECT_NE(ReadFileOrEmpty(control_->ca_bundle()), old_root);
   // Traffic still flows on the new root alone.
   absl::StatusOr<Conn> c = Conn::Dial(frontend_->Address("outbound"));

@@ -41,7 +41,8 @@ metadata: {name: web-0, namespace: shop, labels: {app: web}}
 spec:
   serviceAccount: web
   addresses: [127.0.0.2]
-  ports: [{name: http, port: )", port, R"(, protocol: http}]
+  ports: [{name: http, port: )",
+                      port, R"(, protocol: http}]
 ---
 apiVersion: remora.io/v1
 kind: Workload
@@ -53,7 +54,8 @@ kind: Service
 metadata: {name: web, namespace: shop}
 spec:
   selector: {app: web}
-  ports: [{name: http, port: )", port, ", targetPort: ", port, R"(, protocol: http}]
+  ports: [{name: http, port: )",
+                      port, ", targetPort: ", port, R"(, protocol: http}]
 )");
 }
 
@@ -61,16 +63,19 @@ std::string DenyPath(const std::string& name, const std::string& path) {
   return absl::StrCat(R"(
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: )", name, R"(, namespace: shop}
+metadata: {name: )",
+                      name, R"(, namespace: shop}
 spec:
   selector: {matchLabels: {app: web}}
   action: DENY
-  rules: [{to: [{operation: {paths: [")", path, R"("]}}]}]
+  rules: [{to: [{operation: {paths: [")",
+                      path, R"("]}}]}]
 )");
 }
 
 std::string Get(Conn& conn, const std::string& path) {
-  if (!conn.SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: web\r\n\r\n")).ok()) return "send failed";
+  if (!conn.SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: web\r\n\r\n")).ok())
+    return "send failed";
   std::string response;
   while (true) {
     size_t end = response.find("\r\n\r\n");
@@ -101,35 +106,39 @@ class MeshTest : public ::testing::Test {
     CommandResult applied = Remoractl(*control_, {"apply", "-f", dir_ + "/mesh.yaml"});
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     for (const char* sa : {"web", "frontend"}) {
-      CommandResult token = Remoractl(*control_, {"token", "create", "--namespace=shop",
-                                                  absl::StrCat("--service-account=", sa),
-                                                  absl::StrCat("--out=", dir_, "/", sa, ".token")});
+      CommandResult token = Remoractl(
+          *control_, {"token", "create", "--namespace=shop", absl::StrCat("--service-account=", sa),
+                      absl::StrCat("--out=", dir_, "/", sa, ".token")});
       ASSERT_EQ(token.exit_code, 0) << token.output;
     }
     const std::string app_port = absl::StrCat(app_.port());
     absl::StatusOr<std::unique_ptr<ProxyProcess>> web = ProxyProcess::Start(
         dir_, "web",
-        MeshProxyConfig(*control_, dir_ + "/web.token", "shop", "web-0", "web",
-                        absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.2:",
-                                     app_port, "\", target: \"", app_.endpoint(), "\"}\n"),
-                        "limits: {max_policies: 1}\n"));
+        MeshProxyConfig(
+            *control_, dir_ + "/web.token", "shop", "web-0", "web",
+            absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.2:", app_port,
+                         "\", target: \"", app_.endpoint(), "\"}\n"),
+            "limits: {max_policies: 1}\n"));
     ASSERT_TRUE(web.ok()) << web.status();
     web_ = std::move(*web);
     absl::StatusOr<std::unique_ptr<ProxyProcess>> frontend = ProxyProcess::Start(
         dir_, "frontend",
         MeshProxyConfig(*control_, dir_ + "/frontend.token", "shop", "frontend-0", "frontend",
                         absl::StrCat("  - {name: outbound, direction: outbound, address: "
-                                     "\"127.0.0.1:0\", target: \"127.0.0.2:", app_port, "\"}\n")));
+                                     "\"127.0.0.1:0\", target: \"127.0.0.2:",
+                                     app_port, "\"}\n")));
     ASSERT_TRUE(frontend.ok()) << frontend.status();
     frontend_ = std::move(*frontend);
     for (ProxyProcess* p : {web_.get(), frontend_.get()}) {
-      ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] { return p->AdminGet("/ready").value_or("") == "200 ready\n"; }))
+      ASSERT_TRUE(WaitFor(absl::Seconds(30),
+                          [&] { return p->AdminGet("/ready").value_or("") == "200 ready\n"; }))
           << p->AdminGet("/ready").value_or("") << p->Log();
     }
   }
 
   void StartControl() {
-    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control = ControlPlaneProcess::Start(dir_, port_);
+    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control =
+        ControlPlaneProcess::Start(dir_, port_);
     ASSERT_TRUE(control.ok()) << control.status();
     control_ = std::move(*control);
   }
@@ -146,7 +155,8 @@ class MeshTest : public ::testing::Test {
 
 TEST_F(MeshTest, CallsCrossTheMeshWithCertificatesFromTheCa) {
   EXPECT_EQ(GetOnce(Outbound(), "/"), "HTTP/1.1 200");
-  EXPECT_THAT(*web_->AdminGet("/certs"), HasSubstr("\"identity\": \"spiffe://cluster.local/ns/shop/sa/web\""));
+  EXPECT_THAT(*web_->AdminGet("/certs"),
+              HasSubstr("\"identity\": \"spiffe://cluster.local/ns/shop/sa/web\""));
   EXPECT_THAT(*web_->AdminGet("/certs"), HasSubstr("\"source\": \"CA 127.0.0.1:"));
   CommandResult status = Remoractl(*control_, {"proxy-status"});
   EXPECT_EQ(status.exit_code, 0);
@@ -234,7 +244,8 @@ TEST_F(MeshTest, ProxiesKeepEnforcingWhileTheControlPlaneIsDownAndReconnect) {
 // A simulated proxy: its own certificate from the CA, then an xDS stream that accepts everything.
 class SimulatedProxy {
  public:
-  SimulatedProxy(const ControlPlaneProcess& control, const std::string& token, const std::string& name)
+  SimulatedProxy(const ControlPlaneProcess& control, const std::string& token,
+                 const std::string& name)
       : name_(name) {
     proxy::ControlPlaneConfig config;
     config.address = control.address();
@@ -268,7 +279,9 @@ class SimulatedProxy {
         config, node,
         std::vector<std::string>{"type.googleapis.com/remora.v1.WorkloadSettings",
                                  "type.googleapis.com/remora.v1.AuthorizationPolicy"},
-        [config, roots, this] { return proxy::control::ControlPlaneChannel(config, roots, identity_.get()); },
+        [config, roots, this] {
+          return proxy::control::ControlPlaneChannel(config, roots, identity_.get());
+        },
         [this](const proxy::control::ReceivedUpdate&) {
           updates_.fetch_add(1);
           return std::vector<remora::v1::ResourceError>{};
@@ -290,24 +303,29 @@ TEST_F(MeshTest, FiftySimulatedProxiesAndTwoRealOnesAllAcknowledgeAChange) {
   constexpr int kSimulated = 50;
   std::string workloads = "apiVersion: v1\nkind: Namespace\nmetadata: {name: sim}\n";
   for (int i = 0; i < kSimulated; ++i) {
-    absl::StrAppend(&workloads, "---\napiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: sim-", i,
-                    ", namespace: sim, labels: {app: sim}}\nspec: {serviceAccount: sim, addresses: [10.9.0.",
-                    i + 1, "]}\n");
+    absl::StrAppend(
+        &workloads, "---\napiVersion: remora.io/v1\nkind: Workload\nmetadata: {name: sim-", i,
+        ", namespace: sim, labels: {app: sim}}\nspec: {serviceAccount: sim, addresses: [10.9.0.",
+        i + 1, "]}\n");
   }
   WriteFileOrDie(dir_ + "/sim.yaml", workloads);
   ASSERT_EQ(Remoractl(*control_, {"apply", "-f", dir_ + "/sim.yaml"}).exit_code, 0);
-  CommandResult token = Remoractl(*control_, {"token", "create", "--namespace=sim", "--service-account=sim"});
+  CommandResult token =
+      Remoractl(*control_, {"token", "create", "--namespace=sim", "--service-account=sim"});
   ASSERT_EQ(token.exit_code, 0) << token.output;
   const std::string token_text(absl::StripAsciiWhitespace(token.output));
   std::vector<std::unique_ptr<SimulatedProxy>> simulated;
   for (int i = 0; i < kSimulated; ++i) {
-    simulated.push_back(std::make_unique<SimulatedProxy>(*control_, token_text, absl::StrCat("sim-", i)));
+    simulated.push_back(
+        std::make_unique<SimulatedProxy>(*control_, token_text, absl::StrCat("sim-", i)));
     ASSERT_EQ(simulated.back()->error(), "") << i;
   }
   ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
     CommandResult s = Remoractl(*control_, {"proxy-status"});
     size_t count = 0;
-    for (size_t at = s.output.find("SYNCED"); at != std::string::npos; at = s.output.find("SYNCED", at + 1)) ++count;
+    for (size_t at = s.output.find("SYNCED"); at != std::string::npos;
+         at = s.output.find("SYNCED", at + 1))
+      ++count;
     return count == kSimulated + 2;
   }));
   // A mesh-wide policy (root namespace, no selector) affects every proxy.
@@ -321,8 +339,8 @@ spec:
 )");
   CommandResult applied = Remoractl(*control_, {"apply", "-f", dir_ + "/audit.yaml", "--wait"});
   EXPECT_EQ(applied.exit_code, 0) << applied.output;
-  EXPECT_THAT(applied.output, HasSubstr(absl::StrCat("active on ", kSimulated + 2, "/", kSimulated + 2,
-                                                     " affected proxies")));
+  EXPECT_THAT(applied.output, HasSubstr(absl::StrCat("active on ", kSimulated + 2, "/",
+                                                     kSimulated + 2, " affected proxies")));
 }
 
 }  // namespace

@@ -13,7 +13,9 @@ using json = nlohmann::json;
 namespace beast_http = http::beast_http;
 using beast_http::status;
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 json CertJson(const certs::CertInfo& info) {
   json j = {{"serial", info.serial_hex},
@@ -83,15 +85,19 @@ std::string ConfigDumpJson(const Snapshot& snapshot) {
   }
   json ports = json::array();
   for (const auto& [port, settings] : c.inbound_ports) {
-    ports.push_back({{"port", port}, {"mode", ToString(settings.mode)},
+    ports.push_back({{"port", port},
+                     {"mode", ToString(settings.mode)},
                      {"protocol", ToString(settings.protocol)}});
   }
   json services = json::array();
   for (const Service& s : c.services) {
     json addresses = json::array();
     for (const tcp::endpoint& ep : s.addresses) addresses.push_back(net::ToString(ep));
-    services.push_back({{"name", s.name}, {"addresses", addresses}, {"identities", s.identities},
-                        {"protocol", ToString(s.protocol)}, {"sni", s.sni}});
+    services.push_back({{"name", s.name},
+                        {"addresses", addresses},
+                        {"identities", s.identities},
+                        {"protocol", ToString(s.protocol)},
+                        {"sni", s.sni}});
   }
   const Limits& l = c.limits;
   json out = {

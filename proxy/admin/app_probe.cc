@@ -17,19 +17,24 @@ using beast_http::status;
 using namespace boost::asio::experimental::awaitable_operators;
 
 template <typename Stream>
-awaitable<http::Response> HttpGet(Stream& stream, const AppProbe& probe, const http::Request& request) {
+awaitable<http::Response> HttpGet(Stream& stream, const AppProbe& probe,
+                                  const http::Request& request) {
   http::Request get(beast_http::verb::get, probe.path, 11);
   get.set(beast_http::field::host, absl::StrCat(probe.host, ":", probe.port));
   get.set(beast_http::field::user_agent, "kube-probe (via remora-proxy)");
   get.set(beast_http::field::connection, "close");
   for (const auto& [name, value] : probe.headers) get.set(name, value);
   auto [wec, wn] = co_await beast_http::async_write(stream, get, kUseTuple);
-  if (wec) co_return http::MakeResponse(request, status::service_unavailable, absl::StrCat("probe write: ", wec.message(), "\n"));
+  if (wec)
+    co_return http::MakeResponse(request, status::service_unavailable,
+                                 absl::StrCat("probe write: ", wec.message(), "\n"));
   beast::flat_buffer buffer;
   beast_http::response_parser<beast_http::string_body> parser;
   parser.body_limit(64 * 1024);
   auto [rec, rn] = co_await beast_http::async_read(stream, buffer, parser, kUseTuple);
-  if (rec) co_return http::MakeResponse(request, status::service_unavailable, absl::StrCat("probe read: ", rec.message(), "\n"));
+  if (rec)
+    co_return http::MakeResponse(request, status::service_unavailable,
+                                 absl::StrCat("probe read: ", rec.message(), "\n"));
   // The kubelet judges by the status code: pass the app's on.
   http::Response response = http::MakeResponse(request, parser.get().result(), parser.get().body());
   co_return response;
@@ -43,8 +48,9 @@ awaitable<http::Response> RunAppProbe(const AppProbe& probe, const http::Request
   error_code ec;
   asio::ip::address address = asio::ip::make_address(probe.host, ec);
   if (ec) {
-    co_return http::MakeResponse(request, status::service_unavailable,
-                                 absl::StrCat("probe host \"", probe.host, "\" is not an IP address\n"));
+    co_return http::MakeResponse(
+        request, status::service_unavailable,
+        absl::StrCat("probe host \"", probe.host, "\" is not an IP address\n"));
   }
   beast::tcp_stream stream(executor);
   stream.expires_after(absl::ToChronoNanoseconds(timeout));

@@ -140,8 +140,9 @@ absl::Status ParseOutbound(const YamlField& field, const std::string& trust_doma
       absl::StatusOr<certs::SpiffeId> id = certs::SpiffeId::Parse(service.identities[j]);
       if (!id.ok()) return s["identities"].At(j).Error(id.status().message());
       if (id->trust_domain() != trust_domain) {
-        return s["identities"].At(j).Error(absl::StrCat(
-            "identity is in trust domain \"", id->trust_domain(), "\", not \"", trust_domain, "\""));
+        return s["identities"].At(j).Error(absl::StrCat("identity is in trust domain \"",
+                                                        id->trust_domain(), "\", not \"",
+                                                        trust_domain, "\""));
       }
     }
     ASSIGN_OR_RETURN(service.protocol, Protocol(s["protocol"]));
@@ -230,7 +231,8 @@ absl::Status ParseAppProbes(const YamlField& field, std::map<std::string, AppPro
     AppProbe p;
     YamlField http = probe["http_get"];
     YamlField tcp = probe["tcp_socket"];
-    if (http.IsMissing() == tcp.IsMissing()) return probe.Error("needs exactly one of http_get and tcp_socket");
+    if (http.IsMissing() == tcp.IsMissing())
+      return probe.Error("needs exactly one of http_get and tcp_socket");
     YamlField spec = http.IsMissing() ? tcp : http;
     p.http = !http.IsMissing();
     RETURN_IF_ERROR(spec.OnlyKeys({"port", "path", "scheme", "host", "headers"}));
@@ -247,7 +249,8 @@ absl::Status ParseAppProbes(const YamlField& field, std::map<std::string, AppPro
       if (p.path.empty() || p.path[0] != '/') p.path = "/" + p.path;
       if (!spec["scheme"].IsMissing()) {
         ASSIGN_OR_RETURN(std::string scheme, spec["scheme"].String());
-        if (scheme != "HTTP" && scheme != "HTTPS") return spec["scheme"].Error("must be HTTP or HTTPS");
+        if (scheme != "HTTP" && scheme != "HTTPS")
+          return spec["scheme"].Error("must be HTTP or HTTPS");
         p.https = scheme == "HTTPS";
       }
       YamlField headers = spec["headers"];
@@ -272,15 +275,14 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
     int64_t* target;
     int64_t min, max;
   };
-  for (const IntLimit& l : {IntLimit{"workers", &limits->workers, 1, 256},
-                            IntLimit{"max_connections", &limits->max_connections, 1, 10000000},
-                            IntLimit{"listen_backlog", &limits->listen_backlog, 1, 65535},
-                            IntLimit{"buffer_size", &limits->buffer_size, 1024, 1 << 20},
-                            IntLimit{"http_max_header_bytes", &limits->http_max_header_bytes, 1024,
-                                     1 << 20},
-                            IntLimit{"http_max_body_bytes", &limits->http_max_body_bytes, 0,
-                                     int64_t{1} << 32},
-                            IntLimit{"max_policies", &limits->max_policies, 0, 10000000}}) {
+  for (const IntLimit& l :
+       {IntLimit{"workers", &limits->workers, 1, 256},
+        IntLimit{"max_connections", &limits->max_connections, 1, 10000000},
+        IntLimit{"listen_backlog", &limits->listen_backlog, 1, 65535},
+        IntLimit{"buffer_size", &limits->buffer_size, 1024, 1 << 20},
+        IntLimit{"http_max_header_bytes", &limits->http_max_header_bytes, 1024, 1 << 20},
+        IntLimit{"http_max_body_bytes", &limits->http_max_body_bytes, 0, int64_t{1} << 32},
+        IntLimit{"max_policies", &limits->max_policies, 0, 10000000}}) {
     if (!field[l.name].IsMissing()) {
       ASSIGN_OR_RETURN(*l.target, field[l.name].Int(l.min, l.max));
     }
@@ -304,10 +306,11 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
 }
 
 absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
-  ASSIGN_OR_RETURN(std::vector<YamlDocument> docs, LoadYamlDocuments(text, "proxy config", 1 << 20));
+  ASSIGN_OR_RETURN(std::vector<YamlDocument> docs,
+                   LoadYamlDocuments(text, "proxy config", 1 << 20));
   if (docs.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "proxy config: expected exactly one YAML document, found ", docs.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("proxy config: expected exactly one YAML document, found ", docs.size()));
   }
   YamlField root(docs[0].root, "");
   if (!root.IsMap()) return root.Error("the configuration must be a YAML map");
@@ -322,8 +325,10 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
   // both families; the IPv6 ones are skipped where the node has no IPv6.
   config.listeners = {
       ListenerConfig{"inbound", true, *net::ParseEndpoint("[::]:15006"), std::nullopt, false},
-      ListenerConfig{"outbound", false, *net::ParseEndpoint("127.0.0.1:15001"), std::nullopt, false},
-      ListenerConfig{"outbound-ipv6", false, *net::ParseEndpoint("[::1]:15001"), std::nullopt, true}};
+      ListenerConfig{"outbound", false, *net::ParseEndpoint("127.0.0.1:15001"), std::nullopt,
+                     false},
+      ListenerConfig{"outbound-ipv6", false, *net::ParseEndpoint("[::1]:15001"), std::nullopt,
+                     true}};
 
   if (!root["trust_domain"].IsMissing()) {
     ASSIGN_OR_RETURN(config.trust_domain, root["trust_domain"].String());
@@ -339,7 +344,8 @@ absl::StatusOr<ProxyConfig> Parse(absl::string_view text) {
     }
   }
   RETURN_IF_ERROR(ParseControlPlane(root["control_plane"], &config));
-  RETURN_IF_ERROR(ParseWorkload(root["workload"], config.control_plane.has_value(), &config.workload));
+  RETURN_IF_ERROR(
+      ParseWorkload(root["workload"], config.control_plane.has_value(), &config.workload));
   ASSIGN_OR_RETURN(config.policy_files, root["policy_files"].StringList());
   YamlField identity = root["identity"];
   RETURN_IF_ERROR(identity.OnlyKeys({"cert_file", "key_file", "bundle_file", "poll_interval"}));

@@ -89,12 +89,17 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"identity: {cert_file: a, key_file: b}\n", "identity.bundle_file: is required"},
         BadCase{std::string(kIdentity) + "typo: 1\n", "unknown field \"typo\""},
-        BadCase{std::string(kIdentity) + "limits: {workrs: 2}\n", "limits: unknown field \"workrs\""},
-        BadCase{std::string(kIdentity) + "trust_domain: Bad.Domain\n", "trust_domain: trust domain"},
-        BadCase{std::string(kIdentity) + "listeners: [{direction: sideways, address: \"1.2.3.4:1\"}]\n",
-                "listeners[0].direction: \"sideways\" is not inbound or outbound"},
-        BadCase{std::string(kIdentity) + "listeners: [{direction: inbound, address: \"localhost:80\"}]\n",
-                "listeners[0].address: \"localhost:80\" is not an ip:port endpoint: host must be an IP"},
+        BadCase{std::string(kIdentity) + "limits: {workrs: 2}\n",
+                "limits: unknown field \"workrs\""},
+        BadCase{std::string(kIdentity) + "trust_domain: Bad.Domain\n",
+                "trust_domain: trust domain"},
+        BadCase{
+            std::string(kIdentity) + "listeners: [{direction: sideways, address: \"1.2.3.4:1\"}]\n",
+            "listeners[0].direction: \"sideways\" is not inbound or outbound"},
+        BadCase{std::string(kIdentity) +
+                    "listeners: [{direction: inbound, address: \"localhost:80\"}]\n",
+                "listeners[0].address: \"localhost:80\" is not an ip:port endpoint: host must be "
+                "an IP"},
         BadCase{std::string(kIdentity) +
                     "listeners: [{direction: inbound, address: \"1.2.3.4:1\"}, {direction: "
                     "inbound, address: \"1.2.3.4:2\"}]\n",
@@ -127,7 +132,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{std::string(kIdentity) + "log_level: loud\n", "log_level: must be debug"},
         BadCase{"- a\n- b\n", "the configuration must be a YAML map"},
         BadCase{"a: [\n", "YAML syntax error at line"},
-        BadCase{std::string(kIdentity) + "---\n" + kIdentity, "expected exactly one YAML document"}));
+        BadCase{std::string(kIdentity) + "---\n" + kIdentity,
+                "expected exactly one YAML document"}));
 
 }  // namespace
 }  // namespace remora::proxy

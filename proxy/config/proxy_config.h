@@ -24,9 +24,9 @@ const char* ToString(AppProtocol protocol);
 const char* ToString(UnknownDestinationPolicy policy);
 
 struct ListenerConfig {
-  std::string name;                      // "inbound", "outbound", or user-chosen
-  bool inbound = true;                   // direction
-  tcp::endpoint address;                 // where to listen
+  std::string name;       // "inbound", "outbound", or user-chosen
+  bool inbound = true;    // direction
+  tcp::endpoint address;  // where to listen
   // Instead of SO_ORIGINAL_DST: inbound forwards here; outbound treats it as the destination.
   std::optional<tcp::endpoint> target;
   // Skipped with a log line, rather than failing startup, when the address cannot be bound (the
@@ -110,11 +110,11 @@ struct WorkloadConfig {
 // A kubelet probe of the app, rewritten by the injector to the sidecar's health port: the proxy
 // runs it against the app locally, so probes keep working when the app's port requires mTLS.
 struct AppProbe {
-  bool http = true;               // httpGet; false: tcpSocket
+  bool http = true;  // httpGet; false: tcpSocket
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string path = "/";
-  bool https = false;             // scheme HTTPS (the kubelet does not verify the certificate)
+  bool https = false;  // scheme HTTPS (the kubelet does not verify the certificate)
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -35,7 +35,8 @@ absl::StatusOr<tcp::endpoint> OriginalDestination(tcp::socket& socket) {
   tcp::endpoint original;
   if (storage.ss_family == AF_INET) {
     const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
-    original = tcp::endpoint(asio::ip::address_v4(ntohl(sin->sin_addr.s_addr)), ntohs(sin->sin_port));
+    original =
+        tcp::endpoint(asio::ip::address_v4(ntohl(sin->sin_addr.s_addr)), ntohs(sin->sin_port));
   } else if (storage.ss_family == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
     asio::ip::address_v6::bytes_type bytes;
@@ -46,9 +47,9 @@ absl::StatusOr<tcp::endpoint> OriginalDestination(tcp::socket& socket) {
   }
   // Conntrack answers for connections it did not NAT too, with the listener's own address.
   if (original == local) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "connection was addressed to the listener itself (", ToString(local),
-        "), not redirected by the capture rules"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("connection was addressed to the listener itself (", ToString(local),
+                     "), not redirected by the capture rules"));
   }
   return original;
 }

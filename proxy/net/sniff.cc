@@ -23,7 +23,8 @@ const char* ToString(Sniffed s) {
   return "?";
 }
 
-awaitable<Sniffed> SniffFirstByte(tcp::socket& socket, std::chrono::steady_clock::duration timeout) {
+awaitable<Sniffed> SniffFirstByte(tcp::socket& socket,
+                                  std::chrono::steady_clock::duration timeout) {
   asio::steady_timer timer(socket.get_executor(), timeout);
   auto result = co_await (socket.async_wait(tcp::socket::wait_read, kUseTuple) ||
                           timer.async_wait(kUseTuple));

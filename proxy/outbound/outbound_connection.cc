@@ -6,8 +6,8 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "net/endpoint.h"
-#include "proxy/net/original_dst.h"
 #include "proxy/authorize.h"
+#include "proxy/net/original_dst.h"
 #include "proxy/tls/tls_stream.h"
 
 namespace remora::proxy::outbound {
@@ -43,7 +43,8 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     co_return;
   }
   // Egress policy (NetworkPolicy) stops a connection at the client's own sidecar.
-  filters::RequestAttributes attributes = OutboundAttributes(*snapshot, peer, *destination, service);
+  filters::RequestAttributes attributes =
+      OutboundAttributes(*snapshot, peer, *destination, service);
   if (Verdict v = Authorize(*snapshot, attributes, absl::StrCat("proxy.", listener.config.name));
       !v.allowed) {
     stats.authz_denied.Inc();
@@ -83,8 +84,8 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
   session.Track(nullptr, nullptr);
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();
-    LOG_WARN(absl::StrCat("proxy.", listener.config.name), "upstream unreachable from=",
-             net::ToString(peer), " to=", dest_text,
+    LOG_WARN(absl::StrCat("proxy.", listener.config.name),
+             "upstream unreachable from=", net::ToString(peer), " to=", dest_text,
              " service=", Quote(service ? service->name : "-"),
              " reason=", Quote(upstream_socket.status().message()));
     co_return;
@@ -92,8 +93,9 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
 
   std::unique_ptr<net::Stream> upstream;
   if (service != nullptr) {
-    absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream = tls::TlsStream::Create(
-        std::move(*upstream_socket), contexts, /*server=*/false, &service->identities, service->sni);
+    absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
+        tls::TlsStream::Create(std::move(*upstream_socket), contexts, /*server=*/false,
+                               &service->identities, service->sni);
     if (!tls_stream.ok()) {
       LogRefusal(listener, peer, dest_text, "", std::string(tls_stream.status().message()));
       co_return;
@@ -104,9 +106,10 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     session.Track(nullptr, nullptr);
     if (!handshake.ok()) {
       stats.tls_handshake_failed.Inc();
-      LogRefusal(listener, peer, absl::StrCat(dest_text, " (", service->name, ")"),
-                 (*tls_stream)->peer_check().presented,
-                 session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message()));
+      LogRefusal(
+          listener, peer, absl::StrCat(dest_text, " (", service->name, ")"),
+          (*tls_stream)->peer_check().presented,
+          session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message()));
       co_return;
     }
     stats.tls_handshake_ok.Inc();
@@ -120,8 +123,9 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
   std::string error = co_await Relay(downstream, *upstream, session, stats, worker.pool);
   if (!error.empty()) {
     stats.cx_error.Inc();
-    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name), "connection ended from=",
-              net::ToString(peer), " to=", dest_text, " reason=", Quote(error));
+    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name),
+              "connection ended from=", net::ToString(peer), " to=", dest_text,
+              " reason=", Quote(error));
   }
 }
 

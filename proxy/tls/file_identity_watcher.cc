@@ -41,16 +41,16 @@ absl::Status FileIdentityWatcher::LoadNow() {
     stats_.identity_update_failures.Inc();
     std::string error(identity.status().message());
     if (error != last_error_) {
-      LOG_ERROR("proxy.identity", "certificate files not loaded, keeping the previous identity: ",
-                error);
+      LOG_ERROR("proxy.identity",
+                "certificate files not loaded, keeping the previous identity: ", error);
       last_error_ = error;
     }
     return identity.status();
   }
   last_error_.clear();
   stats_.identity_updates.Inc();
-  LOG_INFO("proxy.identity", "loaded identity ", (*identity)->id.str(), " serial=",
-           (*identity)->leaf.serial_hex, " expires=",
+  LOG_INFO("proxy.identity", "loaded identity ", (*identity)->id.str(),
+           " serial=", (*identity)->leaf.serial_hex, " expires=",
            absl::FormatTime(absl::RFC3339_sec, (*identity)->leaf.not_after, absl::UTCTimeZone()),
            " bundle_roots=", (*identity)->bundle.roots().size());
   on_change_(std::move(*identity));

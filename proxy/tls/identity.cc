@@ -16,9 +16,10 @@ absl::StatusOr<std::shared_ptr<const Identity>> MakeIdentity(certs::CertChain ch
                                                              absl::Time now, std::string source) {
   if (chain.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no certificate"));
   if (!certs::KeyMatchesCertificate(key.get(), chain[0].get())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": the private key does not belong to the certificate (were they written at "
-        "different times?)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": the private key does not belong to the certificate (were they written at "
+                     "different times?)"));
   }
   absl::StatusOr<certs::SpiffeId> id = certs::VerifySvid(chain, bundle, trust_domain, now);
   if (!id.ok()) {
@@ -43,8 +44,9 @@ absl::StatusOr<std::shared_ptr<const Identity>> LoadIdentityFiles(const std::str
                    certs::ParseCertificates(cert_pem, absl::StrCat("cert_file ", cert_file)));
   ASSIGN_OR_RETURN(certs::EvpPkeyPtr key,
                    certs::ParsePrivateKey(key_pem, absl::StrCat("key_file ", key_file)));
-  ASSIGN_OR_RETURN(certs::TrustBundle bundle,
-                   certs::TrustBundle::FromPem(bundle_pem, absl::StrCat("bundle_file ", bundle_file)));
+  ASSIGN_OR_RETURN(
+      certs::TrustBundle bundle,
+      certs::TrustBundle::FromPem(bundle_pem, absl::StrCat("bundle_file ", bundle_file)));
   return MakeIdentity(std::move(chain), std::move(key), std::move(bundle), trust_domain, now,
                       absl::StrCat("files ", cert_file));
 }

@@ -79,8 +79,8 @@ absl::StatusOr<certs::SslCtxPtr> NewContext(const TlsContexts* owner, const Iden
     SSL_CTX_add1_chain_cert(c, identity.chain[i].get());
   }
   SSL_CTX_set_cert_store(c, identity.bundle.NewStore().release());
-  SSL_CTX_set_verify(c, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
-                     nullptr);
+  SSL_CTX_set_verify(
+      c, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_cert_verify_callback(c, VerifyPeer, const_cast<TlsContexts*>(owner));
   if (server) {
     static constexpr unsigned char kSessionContext[] = "remora";

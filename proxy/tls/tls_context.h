@@ -29,7 +29,8 @@ struct PeerCheck {
 struct TlsOptions {
   std::string trust_domain = "cluster.local";
   // TLS 1.3 cipher suites and key exchange groups, OpenSSL syntax.
-  std::string ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+  std::string ciphersuites =
+      "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
   std::string groups = "X25519:P-256";
 };
 

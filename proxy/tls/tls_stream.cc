@@ -102,9 +102,9 @@ awaitable<absl::Status> TlsStream::Handshake() {
     if (first != 0) {
       why = DescribeHandshakeError(first, server);
     } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
-      why = errno != 0 && rc < 0 ? absl::StrCat("connection failed during TLS handshake: ",
-                                                std::strerror(errno))
-                                 : "peer closed the connection during the TLS handshake";
+      why = errno != 0 && rc < 0
+                ? absl::StrCat("connection failed during TLS handshake: ", std::strerror(errno))
+                : "peer closed the connection during the TLS handshake";
     } else {
       why = absl::StrCat("TLS handshake failed (SSL error ", err, ")");
     }
@@ -136,7 +136,8 @@ net::IoResult TlsStream::Result(int rc, const char* op) {
       return {net::IoStatus::kError, 0, absl::StrCat("TLS ", op, ": ", detail)};
     }
     default:
-      return {net::IoStatus::kError, 0, absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors())};
+      return {net::IoStatus::kError, 0,
+              absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors())};
   }
 }
 

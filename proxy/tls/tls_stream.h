@@ -17,8 +17,7 @@ class TlsStream final : public net::Stream {
   // (client side) must outlive the handshake.
   static absl::StatusOr<std::unique_ptr<TlsStream>> Create(
       tcp::socket socket, std::shared_ptr<const TlsContexts> contexts, bool server,
-      const std::vector<std::string>* expected_identities = nullptr,
-      const std::string& sni = "");
+      const std::vector<std::string>* expected_identities = nullptr, const std::string& sni = "");
 
   // Runs the handshake. On failure the status message says why in words: the peer's certificate
   // problem, a missing client certificate, or what the peer refused about ours.

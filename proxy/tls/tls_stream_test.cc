@@ -93,7 +93,8 @@ TEST_F(TlsStreamTest, ServerRefusesClientFromAnotherCa) {
   // The stranger trusts our CA too (its own bundle is the other root), so only the server check
   // can stop it: build its contexts against a bundle holding both roots.
   certs::testing::Workload copy{certs::CopyChain(stranger.chain), certs::UpRef(stranger.key.get())};
-  auto bundle = certs::TrustBundle::FromPem(certs::ToPem(ca_.anchor()) + certs::ToPem(other.anchor()), "b");
+  auto bundle =
+      certs::TrustBundle::FromPem(certs::ToPem(ca_.anchor()) + certs::ToPem(other.anchor()), "b");
   auto id = MakeIdentity(std::move(copy.chain), std::move(copy.key), std::move(*bundle),
                          "cluster.local", absl::Now(), "test");
   ASSERT_TRUE(id.ok()) << id.status();
@@ -108,33 +109,45 @@ TEST_F(TlsStreamTest, HalfCloseKeepsTheOtherDirection) {
   ASSERT_EQ(client_->ShutdownWrite().status, net::IoStatus::kOk);
   std::string got;
   bool eof = false;
-  asio::co_spawn(io_, [&]() -> awaitable<void> {
-    char buf[64];
-    while (!eof) {
-      net::IoResult r = server_->Read(buf, sizeof(buf));
-      if (r.status == net::IoStatus::kOk) got.append(buf, r.bytes);
-      else if (r.status == net::IoStatus::kEof) eof = true;
-      else if (r.status == net::IoStatus::kError) co_return;
-      else co_await server_->Wait(r.status);
-    }
-    // After the client's close_notify the server still writes; the client still reads.
-    co_await net::WriteAll(*server_, "pong", 4);
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> awaitable<void> {
+        char buf[64];
+        while (!eof) {
+          net::IoResult r = server_->Read(buf, sizeof(buf));
+          if (r.status == net::IoStatus::kOk)
+            got.append(buf, r.bytes);
+          else if (r.status == net::IoStatus::kEof)
+            eof = true;
+          else if (r.status == net::IoStatus::kError)
+            co_return;
+          else
+            co_await server_->Wait(r.status);
+        }
+        // After the client's close_notify the server still writes; the client still reads.
+        co_await net::WriteAll(*server_, "pong", 4);
+      },
+      asio::detached);
   io_.run();
   io_.restart();
   EXPECT_EQ(got, "ping");
   EXPECT_TRUE(eof);
   std::string back;
-  asio::co_spawn(io_, [&]() -> awaitable<void> {
-    char buf[64];
-    while (back.size() < 4) {
-      net::IoResult r = client_->Read(buf, sizeof(buf));
-      if (r.status == net::IoStatus::kOk) back.append(buf, r.bytes);
-      else if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite)
-        co_await client_->Wait(r.status);
-      else co_return;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> awaitable<void> {
+        char buf[64];
+        while (back.size() < 4) {
+          net::IoResult r = client_->Read(buf, sizeof(buf));
+          if (r.status == net::IoStatus::kOk)
+            back.append(buf, r.bytes);
+          else if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite)
+            co_await client_->Wait(r.status);
+          else
+            co_return;
+        }
+      },
+      asio::detached);
   io_.run();
   EXPECT_EQ(back, "pong");
 }

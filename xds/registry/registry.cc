@@ -1,8 +1,7 @@
 #include "xds/registry/registry.h"
 
-#include <set>
-
 #include <boost/asio/ip/address.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "certs/spiffe_id.h"
@@ -22,7 +21,8 @@ absl::StatusOr<filters::Labels> LabelsAt(const YamlField& field) {
   filters::Labels labels;
   for (auto& [k, v] : map) {
     if (absl::Status s = filters::ValidateLabelKey(k); !s.ok()) return field.Error(s.message());
-    if (absl::Status s = filters::ValidateLabelValue(v); !s.ok()) return field[k].Error(s.message());
+    if (absl::Status s = filters::ValidateLabelValue(v); !s.ok())
+      return field[k].Error(s.message());
     labels.emplace(k, v);
   }
   return labels;
@@ -59,7 +59,8 @@ absl::StatusOr<std::vector<WorkloadPort>> WorkloadPortsAt(const YamlField& field
     ASSIGN_OR_RETURN(int64_t number, p["port"].Int(1, 65535));
     port.port = static_cast<uint32_t>(number);
     ASSIGN_OR_RETURN(port.protocol, ProtocolAt(p["protocol"]));
-    if (!seen.insert(port.port).second) return p["port"].Error(absl::StrCat("port ", number, " is listed twice"));
+    if (!seen.insert(port.port).second)
+      return p["port"].Error(absl::StrCat("port ", number, " is listed twice"));
     out.push_back(port);
   }
   return out;
@@ -85,7 +86,8 @@ absl::StatusOr<Workload> ParseWorkloadField(const Document& doc) {
   }
   ASSIGN_OR_RETURN(w.labels, LabelsAt(root["metadata"]["labels"]));
   YamlField addresses = spec["addresses"];
-  if (!addresses.IsMissing() && !addresses.IsSequence()) return addresses.Error("must be a list of IPs");
+  if (!addresses.IsMissing() && !addresses.IsSequence())
+    return addresses.Error("must be a list of IPs");
   for (size_t i = 0; i < addresses.size(); ++i) {
     ASSIGN_OR_RETURN(std::string ip, IpAt(addresses.At(i)));
     w.ips.push_back(ip);
@@ -94,7 +96,8 @@ absl::StatusOr<Workload> ParseWorkloadField(const Document& doc) {
   if (!spec["outboundPolicy"].IsMissing()) {
     ASSIGN_OR_RETURN(std::string policy, spec["outboundPolicy"].String());
     if (policy != "passthrough" && policy != "deny") {
-      return spec["outboundPolicy"].Error(absl::StrCat("\"", policy, "\" is not passthrough or deny"));
+      return spec["outboundPolicy"].Error(
+          absl::StrCat("\"", policy, "\" is not passthrough or deny"));
     }
     w.outbound_deny = policy == "deny";
   }
@@ -115,7 +118,8 @@ absl::StatusOr<ServiceSpec> ParseServiceField(const Document& doc) {
     return spec["selector"].Error("is required: the labels of the workloads behind this service");
   }
   YamlField addresses = spec["addresses"];
-  if (!addresses.IsMissing() && !addresses.IsSequence()) return addresses.Error("must be a list of IPs");
+  if (!addresses.IsMissing() && !addresses.IsSequence())
+    return addresses.Error("must be a list of IPs");
   for (size_t i = 0; i < addresses.size(); ++i) {
     ASSIGN_OR_RETURN(std::string ip, IpAt(addresses.At(i)));
     s.virtual_ips.push_back(ip);
@@ -169,7 +173,8 @@ bool IsPolicyKind(absl::string_view api_version, absl::string_view kind) {
 }
 
 absl::StatusOr<Workload> ParseWorkload(const Document& doc) {
-  absl::StatusOr<Workload> w = GuardYaml<Workload>(doc.where, [&] { return ParseWorkloadField(doc); });
+  absl::StatusOr<Workload> w =
+      GuardYaml<Workload>(doc.where, [&] { return ParseWorkloadField(doc); });
   if (!w.ok()) return At(doc, w.status());
   return w;
 }
@@ -212,7 +217,8 @@ absl::StatusOr<std::shared_ptr<const Registry>> Registry::Build(
       ASSIGN_OR_RETURN(NamespaceSpec n, ParseNamespace(doc));
       registry->namespaces_[n.name] = std::move(n);
     } else if (IsPolicyKind(obj.api_version, key.kind)) {
-      ASSIGN_OR_RETURN(filters::PolicySet set, filters::ParsePolicyDocuments(obj.yaml, key.ToString()));
+      ASSIGN_OR_RETURN(filters::PolicySet set,
+                       filters::ParsePolicyDocuments(obj.yaml, key.ToString()));
       const size_t authz_before = set.authorization_policies.size();
       const size_t netpol_before = set.network_policies.size();
       for (size_t i = 0; i < authz_before; ++i) registry->authz_sources_.push_back(&obj);
@@ -234,8 +240,8 @@ const filters::Labels& Registry::NamespaceLabels(absl::string_view ns) const {
   return it == namespaces_.end() ? empty_labels_ : it->second.labels;
 }
 
-std::vector<const Workload*> Registry::SelectWorkloads(absl::string_view ns,
-                                                       const filters::LabelSelector& selector) const {
+std::vector<const Workload*> Registry::SelectWorkloads(
+    absl::string_view ns, const filters::LabelSelector& selector) const {
   std::vector<const Workload*> out;
   for (const Workload& w : workloads_) {
     if (w.ns == ns && selector.Matches(w.labels)) out.push_back(&w);

@@ -35,8 +35,8 @@ class AdsServer::Stream {
  protected:
   struct TypeState {
     bool subscribed = false;
-    std::set<std::string> names;  // empty: wildcard
-    std::string sent_hash;        // SotW: the type hash last sent
+    std::set<std::string> names;                    // empty: wildcard
+    std::string sent_hash;                          // SotW: the type hash last sent
     std::map<std::string, std::string> client_has;  // delta: name -> hash the client holds
     std::map<std::string, uint64_t> outstanding;    // nonce -> version
   };
@@ -47,7 +47,8 @@ class AdsServer::Stream {
     std::vector<std::string> parts = absl::StrSplit(node.id(), '/');
     auto refuse = [&](grpc::StatusCode code, const std::string& why) {
       server_.stats_.streams_refused.Inc();
-      LOG_WARN("xds", "refused stream peer=", peer, " node=\"", node.id(), "\" reason=\"", why, "\"");
+      LOG_WARN("xds", "refused stream peer=", peer, " node=\"", node.id(), "\" reason=\"", why,
+               "\"");
       FinishLocked(grpc::Status(code, why));
       return false;
     };
@@ -59,7 +60,8 @@ class AdsServer::Stream {
     const Workload* workload = registry ? registry->FindWorkload(parts[0], parts[1]) : nullptr;
     if (workload == nullptr) {
       return refuse(grpc::StatusCode::FAILED_PRECONDITION,
-                    absl::StrCat("workload ", node.id(), " is not registered; apply a "
+                    absl::StrCat("workload ", node.id(),
+                                 " is not registered; apply a "
                                  "remora.io/v1 Workload for it"));
     }
     absl::StatusOr<certs::SpiffeId> id = PeerIdentity(*context_, server_.options_.trust_domain);
@@ -71,9 +73,11 @@ class AdsServer::Stream {
                       absl::StrCat("proxy certificate is ", id->str(), " but workload ", node.id(),
                                    " runs as ", expected));
       }
-    } else if (!(absl::IsNotFound(id.status()) && server_.options_.allow_plaintext && Plaintext())) {
-      return refuse(grpc::StatusCode::UNAUTHENTICATED,
-                    absl::StrCat("a proxy must present its mesh certificate: ", id.status().message()));
+    } else if (!(absl::IsNotFound(id.status()) && server_.options_.allow_plaintext &&
+                 Plaintext())) {
+      return refuse(
+          grpc::StatusCode::UNAUTHENTICATED,
+          absl::StrCat("a proxy must present its mesh certificate: ", id.status().message()));
     }
     key_ = workload->Key();
     identity_ = expected;
@@ -283,7 +287,8 @@ class Reactor : public AdsServer::Stream, public grpc::ServerBidiReactor<Request
       FinishLocked(grpc::Status::OK);
       return;
     }
-    if (const Response* next = writes_.Next(); next != nullptr && !finished_) this->StartWrite(next);
+    if (const Response* next = writes_.Next(); next != nullptr && !finished_)
+      this->StartWrite(next);
   }
 
   void OnDone() override { Done(); }
@@ -307,8 +312,7 @@ class Reactor : public AdsServer::Stream, public grpc::ServerBidiReactor<Request
   WriteQueue<Response> writes_;
 };
 
-class SotwStream final
-    : public Reactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse> {
+class SotwStream final : public Reactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse> {
  public:
   using Reactor::Reactor;
 
@@ -354,7 +358,8 @@ class SotwStream final
       }
     }
     state.outstanding[response.nonce()] = version_;
-    server_.tracker_.Update(id_, [&](ProxyState& s) { s.types[type].sent_version = response.version_info(); });
+    server_.tracker_.Update(
+        id_, [&](ProxyState& s) { s.types[type].sent_version = response.version_info(); });
     Send(std::move(response));
     return true;
   }
@@ -426,7 +431,8 @@ class DeltaStream final
     response.set_system_version_info(absl::StrCat(version_));
     response.set_nonce(NextNonce());
     state.outstanding[response.nonce()] = version_;
-    server_.tracker_.Update(id_, [&](ProxyState& s) { s.types[type].sent_version = response.system_version_info(); });
+    server_.tracker_.Update(
+        id_, [&](ProxyState& s) { s.types[type].sent_version = response.system_version_info(); });
     Send(std::move(response));
     return true;
   }
@@ -509,7 +515,8 @@ void AdsServer::PushLoop() {
   }
 }
 
-absl::StatusOr<WorkloadView> AdsServer::ViewFor(absl::string_view ns, absl::string_view name) const {
+absl::StatusOr<WorkloadView> AdsServer::ViewFor(absl::string_view ns,
+                                                absl::string_view name) const {
   std::shared_ptr<const Registry> registry = this->registry();
   if (registry == nullptr) return absl::UnavailableError("the registry is not loaded yet");
   const Workload* workload = registry->FindWorkload(ns, name);

@@ -20,13 +20,13 @@
 
 namespace remora::xds {
 
-#define REMORA_ADS_STATS(COUNTER, GAUGE)                                                 \
-  GAUGE(streams_active, "Connected xDS streams")                                        \
-  COUNTER(streams_refused, "xDS streams refused (identity or registration problems)")  \
-  COUNTER(responses_sent, "DiscoveryResponses sent")                                    \
-  COUNTER(acks, "Responses acknowledged")                                              \
-  COUNTER(nacks, "Responses refused by a proxy (in whole or in part)")                 \
-  COUNTER(pushes, "Registry versions pushed")                                          \
+#define REMORA_ADS_STATS(COUNTER, GAUGE)                                              \
+  GAUGE(streams_active, "Connected xDS streams")                                      \
+  COUNTER(streams_refused, "xDS streams refused (identity or registration problems)") \
+  COUNTER(responses_sent, "DiscoveryResponses sent")                                  \
+  COUNTER(acks, "Responses acknowledged")                                             \
+  COUNTER(nacks, "Responses refused by a proxy (in whole or in part)")                \
+  COUNTER(pushes, "Registry versions pushed")                                         \
   GAUGE(config_version, "Latest configuration version")
 REMORA_DECLARE_STATS(AdsStats, REMORA_ADS_STATS);
 

@@ -19,12 +19,13 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
       token.ok() ? tokens_.Verify(*token, now) : absl::StatusOr<certs::TokenClaims>(token.status());
   if (!claims.ok()) {
     stats_.csr_refused_token.Inc();
-    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " reason=\"", claims.status().message(), "\"");
+    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " reason=\"", claims.status().message(),
+             "\"");
     reactor->Finish(ToGrpc(claims.status()));
     return reactor;
   }
-  absl::StatusOr<certs::IssuedCertificate> issued = ca_.Sign(
-      request->csr(), absl::Seconds(request->validity_duration()), *claims, now);
+  absl::StatusOr<certs::IssuedCertificate> issued =
+      ca_.Sign(request->csr(), absl::Seconds(request->validity_duration()), *claims, now);
   if (!issued.ok()) {
     stats_.csr_refused_request.Inc();
     LOG_WARN("ca", "refused CreateCertificate peer=", peer, " token_identity=", claims->ns, "/",
@@ -34,8 +35,8 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
   }
   for (std::string& pem : issued->chain_pem) response->add_cert_chain(std::move(pem));
   stats_.csr_issued.Inc();
-  LOG_INFO("ca", "issued ", issued->identity, " serial=", issued->serial_hex, " expires=",
-           absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()),
+  LOG_INFO("ca", "issued ", issued->identity, " serial=", issued->serial_hex,
+           " expires=", absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()),
            " peer=", peer);
   reactor->Finish(grpc::Status::OK);
   return reactor;

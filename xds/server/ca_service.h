@@ -10,8 +10,8 @@
 namespace remora::xds {
 
 #define REMORA_CA_STATS(COUNTER, GAUGE)                                          \
-  COUNTER(csr_received, "CreateCertificate calls")                              \
-  COUNTER(csr_issued, "Certificates issued")                                    \
+  COUNTER(csr_received, "CreateCertificate calls")                               \
+  COUNTER(csr_issued, "Certificates issued")                                     \
   COUNTER(csr_refused_token, "Calls refused: missing, invalid or expired token") \
   COUNTER(csr_refused_request, "Calls refused: bad CSR, weak key or identity mismatch")
 REMORA_DECLARE_STATS(CaStats, REMORA_CA_STATS);

@@ -2,10 +2,10 @@
 // plaintext development port (15010), health and metrics, all around one state directory.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -28,8 +28,8 @@ namespace remora::xds {
 struct ControlPlaneOptions {
   std::string state_dir = "/var/lib/remora";
   std::string trust_domain = "cluster.local";
-  std::string listen = "0.0.0.0:15012";      // xDS, CA and operator API over TLS
-  std::string dev_listen;                     // plaintext xDS for development; "" = off
+  std::string listen = "0.0.0.0:15012";          // xDS, CA and operator API over TLS
+  std::string dev_listen;                        // plaintext xDS for development; "" = off
   std::string admin_listen = "127.0.0.1:15014";  // /ready, /stats/prometheus; "" = off
   std::string root_namespace = "remora-system";
   std::string own_namespace = "remora-system";

@@ -32,8 +32,8 @@ absl::StatusOr<certs::SpiffeId> PeerIdentity(const grpc::ServerContextBase& cont
   }
   std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
   if (pem.empty()) return absl::NotFoundError("the peer presented no client certificate");
-  absl::StatusOr<certs::CertChain> chain = certs::ParseCertificates(
-      absl::string_view(pem[0].data(), pem[0].size()), "peer certificate");
+  absl::StatusOr<certs::CertChain> chain =
+      certs::ParseCertificates(absl::string_view(pem[0].data(), pem[0].size()), "peer certificate");
   if (!chain.ok()) return chain.status();
   // gRPC already verified the chain against the trust bundle; the SVID leaf rules remain.
   absl::StatusOr<certs::SpiffeId> id = certs::CheckSvidLeaf((*chain)[0].get(), trust_domain);

@@ -2,10 +2,10 @@
 // SPIFFE identity of a verified client certificate, if the caller presented one.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "certs/spiffe_id.h"

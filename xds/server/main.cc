@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   flags.String("namespace", &o.own_namespace, "namespace the control plane runs in");
   flags.Duration("debounce", &o.debounce, "how long pushes wait to coalesce changes");
   flags.Duration("cert-lifetime", &o.cert_lifetime, "default workload certificate lifetime");
-  flags.Duration("max-cert-lifetime", &o.max_cert_lifetime, "longest lifetime a workload may ask for");
+  flags.Duration("max-cert-lifetime", &o.max_cert_lifetime,
+                 "longest lifetime a workload may ask for");
   flags.String("plugin-ca-cert", &o.plugin_ca_chain,
                "operator-supplied CA: signing certificate chain (PEM, up to its root)");
   flags.String("plugin-ca-key", &o.plugin_ca_key, "operator-supplied CA: signing key (PEM)");
@@ -43,8 +44,9 @@ int main(int argc, char** argv) {
   flags.String("webhook-cert", &o.webhook_cert,
                "webhook certificate chain (PEM); default: the control plane's own, from its CA");
   flags.String("webhook-key", &o.webhook_key, "webhook private key (PEM)");
-  flags.String("injector-settings", &o.injector_settings,
-               "YAML with the injector's images, control plane address, defaults (see inject/settings.h)");
+  flags.String(
+      "injector-settings", &o.injector_settings,
+      "YAML with the injector's images, control plane address, defaults (see inject/settings.h)");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   std::vector<std::string> positional;
   absl::Status parsed = flags.Parse(argc, argv, &positional);
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
   remora::LogLevel level;
   if (!parsed.ok() || !positional.empty() || !remora::ParseLogLevel(log_level, &level)) {
     std::cerr << "remora-control: "
-              << (!parsed.ok() ? std::string(parsed.message())
+              << (!parsed.ok()          ? std::string(parsed.message())
                   : !positional.empty() ? "unexpected argument " + positional[0]
                                         : "--log-level must be debug, info, warn or error")
               << "\nrun remora-control --help for usage\n";

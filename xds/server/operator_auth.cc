@@ -23,8 +23,8 @@ absl::StatusOr<OperatorAuth> OperatorAuth::Open(const std::string& state_dir) {
   if (!absl::IsNotFound(existing.status())) return existing.status();
   unsigned char random[32];
   RAND_bytes(random, sizeof(random));
-  std::string secret = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
+  std::string secret =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
   if (absl::Status s = WriteFileAtomic(path, secret + "\n", 0600); !s.ok()) return s;
   return OperatorAuth(path, secret);
 }
@@ -34,7 +34,8 @@ absl::Status OperatorAuth::Check(const grpc::ServerContextBase& context) const {
   if (!token.ok() || !SecretEquals(*token, secret_)) {
     return absl::UnauthenticatedError(absl::StrCat(
         "operator API: missing or wrong operator token; remoractl reads it from --token-file "
-        "(the control plane keeps it in ", path_, ")"));
+        "(the control plane keeps it in ",
+        path_, ")"));
   }
   return absl::OkStatus();
 }

@@ -2,9 +2,9 @@
 // start. remoractl sends it as a bearer token; anyone who can read the file administers the mesh.
 #pragma once
 
-#include <string>
-
 #include <grpcpp/grpcpp.h>
+
+#include <string>
 
 #include "absl/status/statusor.h"
 

@@ -20,7 +20,9 @@
 namespace remora::xds {
 namespace {
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 constexpr char kSupportedKinds[] =
     "security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 PeerAuthentication, "
@@ -42,12 +44,13 @@ absl::Status ValidateDocument(const Document& doc) {
     }
     return absl::InvalidArgumentError(absl::StrCat(doc.where, ": ", message));
   }
-  return absl::InvalidArgumentError(absl::StrCat(doc.where, ": apiVersion \"", doc.api_version,
-                                                 "\" kind \"", doc.key.kind,
-                                                 "\" is not supported; supported: ", kSupportedKinds));
+  return absl::InvalidArgumentError(
+      absl::StrCat(doc.where, ": apiVersion \"", doc.api_version, "\" kind \"", doc.key.kind,
+                   "\" is not supported; supported: ", kSupportedKinds));
 }
 
-absl::Status PublishRegistry(ConfigStore& store, AdsServer& ads, const std::string& root_namespace) {
+absl::Status PublishRegistry(ConfigStore& store, AdsServer& ads,
+                             const std::string& root_namespace) {
   absl::StatusOr<std::shared_ptr<const Registry>> registry =
       Registry::Build(store.Current(), root_namespace);
   if (!registry.ok()) return registry.status();
@@ -63,7 +66,8 @@ grpc::Status OperatorService::Apply(grpc::ServerContext* context,
       deps_.store.Apply(request->yaml(), request->source().empty() ? "request" : request->source(),
                         request->delete_(), ValidateDocument);
   if (!result.ok()) {
-    LOG_WARN("operator", request->delete_() ? "delete" : "apply", " refused: ", result.status().message());
+    LOG_WARN("operator", request->delete_() ? "delete" : "apply",
+             " refused: ", result.status().message());
     return ToGrpc(result.status());
   }
   for (const ApplyResult::Change& change : result->changes) {
@@ -91,7 +95,8 @@ grpc::Status OperatorService::Get(grpc::ServerContext* context,
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
   std::shared_ptr<const StoreSnapshot> snapshot = deps_.store.Current();
   for (const auto& [key, obj] : snapshot->objects) {
-    if (request->kind() != "all" && !request->kind().empty() && request->kind() != key.kind) continue;
+    if (request->kind() != "all" && !request->kind().empty() && request->kind() != key.kind)
+      continue;
     if (!request->namespace_().empty() && request->namespace_() != key.ns) continue;
     if (!request->name().empty() && request->name() != key.name) continue;
     remora::v1::StoredObject* o = response->add_objects();
@@ -204,7 +209,8 @@ grpc::Status OperatorService::ProxyConfig(grpc::ServerContext* context,
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
   std::vector<std::string> parts = absl::StrSplit(request->proxy(), '/');
   if (parts.size() != 2) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name the proxy as <namespace>/<workload>");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "name the proxy as <namespace>/<workload>");
   }
   absl::StatusOr<WorkloadView> view = deps_.ads.ViewFor(parts[0], parts[1]);
   if (!view.ok()) return ToGrpc(view.status());
@@ -216,7 +222,9 @@ grpc::Status OperatorService::ProxyConfig(grpc::ServerContext* context,
     for (const auto& [name, r] : resources) {
       std::string json;
       (void)google::protobuf::util::MessageToJsonString(r.resource, &json, options);
-      list.push_back({{"name", name}, {"version", r.hash}, {"resource", nlohmann::json::parse(json, nullptr, false)}});
+      list.push_back({{"name", name},
+                      {"version", r.hash},
+                      {"resource", nlohmann::json::parse(json, nullptr, false)}});
     }
     out[std::string(ShortTypeName(type))] = list;
   }
@@ -228,10 +236,12 @@ grpc::Status OperatorService::CreateToken(grpc::ServerContext* context,
                                           const remora::v1::CreateTokenRequest* request,
                                           remora::v1::CreateTokenResponse* response) {
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
-  const absl::Duration ttl = absl::Seconds(request->ttl_seconds() == 0 ? 3600 : request->ttl_seconds());
+  const absl::Duration ttl =
+      absl::Seconds(request->ttl_seconds() == 0 ? 3600 : request->ttl_seconds());
   if (ttl > absl::Hours(24 * 7)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "bootstrap tokens live at most 168h; they only start a workload's first CSR");
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "bootstrap tokens live at most 168h; they only start a workload's first CSR");
   }
   const absl::Time now = absl::Now();
   absl::StatusOr<std::string> token =
@@ -259,8 +269,9 @@ grpc::Status OperatorService::RotateCa(grpc::ServerContext* context,
   } else if (step == "next") {
     message = deps_.ca.RotateNext(absl::Now());
   } else if (step != "status" && !step.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("unknown step \"", step, "\"; use status, add, switch, retire or next"));
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("unknown step \"", step, "\"; use status, add, switch, retire or next"));
   }
   if (!message.ok()) return ToGrpc(message.status());
   if (step != "status" && !step.empty()) {

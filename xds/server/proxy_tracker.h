@@ -5,8 +5,8 @@
 
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +25,7 @@ struct PushRecord {
 };
 
 struct ProxyState {
-  std::string key;       // "<namespace>/<workload>"
+  std::string key;  // "<namespace>/<workload>"
   std::string identity;
   std::string peer;
   absl::Time connected_since;
@@ -38,7 +38,7 @@ struct ProxyState {
   std::map<std::string, Type> types;
   uint64_t synced_version = 0;  // every response up to this version answered (ACK or NACK)
   absl::Time synced_at;
-  std::string last_nack;        // most recent NACK of any type, for wait reports
+  std::string last_nack;  // most recent NACK of any type, for wait reports
   uint64_t nacked_version = 0;
 };
 

@@ -20,9 +20,11 @@ absl::Status ServingIdentity::Refresh(absl::Time now) {
     if (r.signing) signing_root = r.fingerprint;
   }
   const std::string bundle = absl::StrJoin(ca_.BundlePem(), "");
-  if (now < renew_at_ && signing_root == signing_root_ && bundle == bundle_) return absl::OkStatus();
+  if (now < renew_at_ && signing_root == signing_root_ && bundle == bundle_)
+    return absl::OkStatus();
   if (::mkdir(options_.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", options_.dir, ": ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", options_.dir, ": ", std::strerror(errno)));
   }
   absl::StatusOr<certs::EvpPkeyPtr> key = certs::GenerateEcKey();
   if (!key.ok()) return key.status();
@@ -38,8 +40,9 @@ absl::Status ServingIdentity::Refresh(absl::Time now) {
   renew_at_ = now + options_.lifetime / 2;
   signing_root_ = signing_root;
   bundle_ = bundle;
-  LOG_INFO("control", "serving certificate ", issued->identity, " serial=", issued->serial_hex,
-           " expires=", absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()));
+  LOG_INFO(
+      "control", "serving certificate ", issued->identity, " serial=", issued->serial_hex,
+      " expires=", absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()));
   return absl::OkStatus();
 }
 
