@@ -21,6 +21,9 @@ namespace beast = boost::beast;
 
 using Request = beast_http::request<beast_http::string_body>;
 
+// Bodies up to this size are read through the small buffer Beast keeps between messages.
+constexpr uint64_t kSmallBodyBytes = 4096;
+
 std::string LocalResponse(unsigned status, absl::string_view reason, absl::string_view body,
                           bool keep_alive) {
   return absl::StrCat("HTTP/1.1 ", status, " ", reason, "\r\ncontent-type: text/plain\r\n",
@@ -147,7 +150,12 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     }
     // The whole body is read (and its framing checked) before anything reaches the app.
     if (!parser.is_done()) {
+      // The same read room for a large request body (see the response below).
+      const bool large_request =
+          !parser.content_length() || *parser.content_length() > kSmallBodyBytes;
+      if (large_request) down_buffer.reserve(static_cast<size_t>(limits.buffer_size));
       auto [bec, bn] = co_await beast_http::async_read(down, down_buffer, parser, kUseTuple);
+      if (large_request && down_buffer.size() == 0) down_buffer.shrink_to_fit();
       if (bec == beast_http::error::body_limit) {
         stats.http_bad_request.Inc();
         co_await reply(LocalResponse(413, "Payload Too Large",
@@ -208,6 +216,13 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     // A pooled buffer, held only while this response moves: an array here would live in the
     // coroutine frame, costing every idle keep-alive connection 16 KiB.
     net::BufferPool::Lease body = worker.pool.Acquire();
+    // Beast reads into a flat_buffer at most its free capacity (512 bytes at the least); once the
+    // header is consumed that stays small, and a large body would move 512 bytes per syscall
+    // (measured: 4x the CPU per byte of the L4 path). A large body gets read room the size of
+    // the body buffer for as long as it moves; it is given back afterwards.
+    const bool large_body =
+        !rp.is_done() && (!rp.content_length() || *rp.content_length() > kSmallBodyBytes);
+    if (large_body) up_buffer.reserve(body.size());
     bool failed = false;
     do {
       if (!rp.is_done()) {
@@ -234,6 +249,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       }
     } while (!rp.is_done() && !serializer.is_done());
     body.Release();
+    if (large_body && up_buffer.size() == 0) up_buffer.shrink_to_fit();
     if (failed) break;
     if (upgrade) {
       // The connection now speaks another protocol (WebSocket...): hand over buffered bytes, then
