@@ -364,6 +364,29 @@ class Generator {
 
   void Record(int64_t latency) { latencies_.push_back(latency); }
 
+  // The measured window of a run: after the warm-up, for --duration.
+  struct Window {
+    int64_t from;
+    int64_t end;
+    bool measuring = false;
+    bool ended = false;
+    int64_t cpu_start = 0;  // this process's CPU time when the window opened
+  };
+
+  // Opens and closes `w` as time passes it; errors count from its opening.
+  void Advance(Window& w, int64_t now) {
+    if (!w.measuring && now >= w.from) {
+      w.measuring = true;
+      w.cpu_start = CpuNanos();
+      errors_ = 0;
+      Marker("start");
+    }
+    if (!w.ended && now >= w.end) {
+      w.ended = true;
+      Marker("end");
+    }
+  }
+
   // Tells the driver when the measured window opens and closes, so it can read CPU counters of
   // the proxies over exactly that window.
   void Marker(const char* event) {
@@ -424,21 +447,12 @@ class Generator {
     for (Conn& c : conns) {
       if (c.state == Conn::State::kIdle) Send(c, request_, Now());
     }
-    int64_t completed = 0, cpu_start = 0;
-    bool measuring = false, ended = false;
+    int64_t completed = 0;
+    Window measured{measure_from, end};
     epoll_event events[512];
     while (true) {
       const int64_t now = Now();
-      if (!measuring && now >= measure_from) {
-        measuring = true;
-        cpu_start = CpuNanos();
-        errors_ = 0;
-        Marker("start");
-      }
-      if (!ended && now >= end) {
-        ended = true;
-        Marker("end");
-      }
+      Advance(measured, now);
       if (now >= hard_end ||
           (now >= end && std::none_of(conns.begin(), conns.end(), [](const Conn& c) {
              return c.state == Conn::State::kBusy || c.state == Conn::State::kConnecting;
@@ -471,7 +485,7 @@ class Generator {
         }
       }
     }
-    const double cpu = (CpuNanos() - cpu_start) / 1e9;
+    const double cpu = (CpuNanos() - measured.cpu_start) / 1e9;
     const double window = o_.duration;
     std::printf(
         "{\"mode\": \"closed\", \"connections\": %d, \"requests\": %lld, \"rps\": %.1f, "
@@ -500,8 +514,8 @@ class Generator {
     auto due = [&](int64_t i) { return t0 + static_cast<int64_t>(i * interval); };
     int64_t scheduled = 0;   // requests whose due time has come
     int64_t dispatched = 0;  // of those, the ones sent (FIFO)
-    int64_t completed = 0, in_window_due = 0, cpu_start = 0, lost = 0;
-    bool measuring = false, ended = false;
+    int64_t completed = 0, in_window_due = 0, lost = 0;
+    Window measured{measure_from, end};
     std::vector<int64_t> send_lag;  // how late requests left (generator health)
     epoll_event events[512];
     auto dispatch = [&](int64_t now) {
@@ -515,16 +529,7 @@ class Generator {
     };
     while (true) {
       int64_t now = Now();
-      if (!measuring && now >= measure_from) {
-        measuring = true;
-        cpu_start = CpuNanos();
-        errors_ = 0;
-        Marker("start");
-      }
-      if (!ended && now >= end) {
-        ended = true;
-        Marker("end");
-      }
+      Advance(measured, now);
       while (due(scheduled) <= now && due(scheduled) < end) {
         if (due(scheduled) >= measure_from) ++in_window_due;
         ++scheduled;
@@ -566,7 +571,7 @@ class Generator {
       }
       dispatch(Now());
     }
-    const double cpu = (CpuNanos() - cpu_start) / 1e9;
+    const double cpu = (CpuNanos() - measured.cpu_start) / 1e9;
     // Requests never answered in time count as lost; those never sent, as unsent.
     int64_t unsent = scheduled - dispatched;
     for (Conn& c : conns) {
@@ -602,22 +607,13 @@ class Generator {
     const int64_t hard_end = end + static_cast<int64_t>(o_.drain * kSecond);
     const int64_t timeout = static_cast<int64_t>(o_.timeout * kSecond);
     for (Conn& c : conns) Open(c, t0);
-    int64_t completed = 0, cpu_start = 0, timeouts = 0;
-    bool measuring = false, ended = false;
+    int64_t completed = 0, timeouts = 0;
+    Window measured{measure_from, end};
     epoll_event events[512];
     int64_t last_sweep = t0;
     while (true) {
       const int64_t now = Now();
-      if (!measuring && now >= measure_from) {
-        measuring = true;
-        cpu_start = CpuNanos();
-        errors_ = 0;
-        Marker("start");
-      }
-      if (!ended && now >= end) {
-        ended = true;
-        Marker("end");
-      }
+      Advance(measured, now);
       if (now >= hard_end ||
           (now >= end && std::all_of(conns.begin(), conns.end(), [](const Conn& c) {
              return c.state == Conn::State::kFree;
@@ -661,7 +657,7 @@ class Generator {
         if (t < end) Open(c, t);
       }
     }
-    const double cpu = (CpuNanos() - cpu_start) / 1e9;
+    const double cpu = (CpuNanos() - measured.cpu_start) / 1e9;
     std::printf(
         "{\"mode\": \"churn\", \"connections\": %d, \"requests\": %lld, \"cps\": %.1f, "
         "\"errors\": %lld, \"timeouts\": %lld, \"gen_cpu_pct\": %.1f, ",
