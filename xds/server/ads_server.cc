@@ -529,10 +529,10 @@ absl::StatusOr<WorkloadView> AdsServer::ViewFor(absl::string_view ns,
   return ComputeView(*registry, *workload, options);
 }
 
-grpc::ServerBidiReactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse>*
-AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
-  auto stream = std::make_shared<SotwStream>(*this, context);
-  SotwStream* raw = stream.get();
+template <typename S>
+S* AdsServer::Open(grpc::CallbackServerContext* context) {
+  auto stream = std::make_shared<S>(*this, context);
+  S* raw = stream.get();
   {
     // Registered before the first read can complete, so OnDone always finds it.
     absl::MutexLock lock(&mu_);
@@ -542,16 +542,14 @@ AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
   return raw;
 }
 
+grpc::ServerBidiReactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse>*
+AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  return Open<SotwStream>(context);
+}
+
 grpc::ServerBidiReactor<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse>*
 AdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
-  auto stream = std::make_shared<DeltaStream>(*this, context);
-  DeltaStream* raw = stream.get();
-  {
-    absl::MutexLock lock(&mu_);
-    streams_[raw] = std::move(stream);
-  }
-  raw->Begin();
-  return raw;
+  return Open<DeltaStream>(context);
 }
 
 }  // namespace remora::xds

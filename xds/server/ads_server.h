@@ -70,6 +70,9 @@ class AdsServer final
   friend class Stream;
   friend class SotwStream;
   friend class DeltaStream;
+  // Creates a stream of type S, registers it and starts it.
+  template <typename S>
+  S* Open(grpc::CallbackServerContext* context);
   void PushLoop();
   void Remove(Stream* stream);
   std::shared_ptr<const Registry> registry() const;
