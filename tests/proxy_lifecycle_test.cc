@@ -96,8 +96,8 @@ TEST_F(ProxyLifecycleTest, BrokenCertificateFileKeepsThePreviousIdentity) {
 TEST_F(ProxyLifecycleTest, IdleConnectionIsClosedAfterIdleTimeout) {
   TestApp app(TestApp::Mode::kEcho);
   auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT"));
-  auto client = StartProxy("client", OutboundConfig(client_files_, server->Address("inbound"), {kWebId},
-                                               "limits: {idle_timeout: 300ms}\n"));
+  auto client = StartProxy("client", OutboundConfig(client_files_, server->Address("inbound"),
+                                                    {kWebId}, "limits: {idle_timeout: 300ms}\n"));
   ASSERT_TRUE(server && client);
   absl::StatusOr<Conn> conn = Conn::Dial(client->Address("outbound"));
   ASSERT_TRUE(conn.ok());
@@ -113,7 +113,7 @@ TEST_F(ProxyLifecycleTest, IdleConnectionIsClosedAfterIdleTimeout) {
 TEST_F(ProxyLifecycleTest, SilentClientIsClosedAfterHandshakeTimeout) {
   TestApp app(TestApp::Mode::kEcho);
   auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "STRICT",
-                                              "limits: {handshake_timeout: 300ms}\n"));
+                                                   "limits: {handshake_timeout: 300ms}\n"));
   ASSERT_TRUE(server);
   absl::StatusOr<Conn> conn = Conn::Dial(server->Address("inbound"));
   ASSERT_TRUE(conn.ok());
@@ -126,7 +126,7 @@ TEST_F(ProxyLifecycleTest, SilentClientIsClosedAfterHandshakeTimeout) {
 TEST_F(ProxyLifecycleTest, ConnectionsBeyondTheLimitAreRefused) {
   TestApp app(TestApp::Mode::kEcho);
   auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
-                                              "limits: {max_connections: 2}\n"));
+                                                   "limits: {max_connections: 2}\n"));
   ASSERT_TRUE(server);
   std::vector<Conn> open;
   for (int i = 0; i < 2; ++i) {
@@ -148,7 +148,7 @@ TEST_F(ProxyLifecycleTest, ConnectionsBeyondTheLimitAreRefused) {
 TEST_F(ProxyLifecycleTest, SigtermDrainsLiveConnectionsThenExits) {
   TestApp app(TestApp::Mode::kEcho);
   auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
-                                              "limits: {drain_timeout: 20s}\n"));
+                                                   "limits: {drain_timeout: 20s}\n"));
   ASSERT_TRUE(server);
   const std::string inbound = server->Address("inbound");
   absl::StatusOr<Conn> live = Conn::Dial(inbound);
@@ -177,7 +177,7 @@ TEST_F(ProxyLifecycleTest, SigtermDrainsLiveConnectionsThenExits) {
 TEST_F(ProxyLifecycleTest, DrainTimeoutClosesStragglers) {
   TestApp app(TestApp::Mode::kEcho);
   auto server = StartProxy("server", InboundConfig(server_files_, app.endpoint(), "PERMISSIVE",
-                                              "limits: {drain_timeout: 500ms}\n"));
+                                                   "limits: {drain_timeout: 500ms}\n"));
   ASSERT_TRUE(server);
   absl::StatusOr<Conn> live = Conn::Dial(server->Address("inbound"));
   ASSERT_TRUE(live.ok());

@@ -427,7 +427,8 @@ class Demo {
     n_.Result(true, "without a policy, batch's line to web's TCP echo server (9000) comes back");
     n_.Say("Now the NetworkPolicy:");
     n_.Yaml(e2e::kIngressFromFrontend);
-    RETURN_IF_ERROR(mesh_->Apply("ingress-from-frontend", e2e::kIngressFromFrontend, true).status());
+    RETURN_IF_ERROR(
+        mesh_->Apply("ingress-from-frontend", e2e::kIngressFromFrontend, true).status());
     n_.Say("The same line, from each pod:");
     for (const char* caller : {"frontend", "batch"}) {
       const std::string line = absl::StrCat("hello-from-", caller);

@@ -2,10 +2,10 @@
 // remora.v1 resources) must never crash, whatever the bytes. The first byte picks the variant
 // (even: state of the world, odd: delta); the rest is the response, serialized or in protobuf text
 // format (the seeds).
+#include <google/protobuf/text_format.h>
+
 #include <cstdint>
 #include <string>
-
-#include <google/protobuf/text_format.h>
 
 #include "proxy/control/dynamic_config.h"
 #include "proxy/control/xds_client.h"
@@ -27,14 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool delta_variant = (data[0] & 1) != 0;
   const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  remora::proxy::control::DynamicConfig config("shop/web-0", "spiffe://cluster.local/ns/shop/sa/web",
-                                               "cluster.local", /*max_policies=*/8);
+  remora::proxy::control::DynamicConfig config(
+      "shop/web-0", "spiffe://cluster.local/ns/shop/sa/web", "cluster.local", /*max_policies=*/8);
   std::vector<std::string> types;
   for (absl::string_view t : remora::xds::kAllTypes) types.emplace_back(t);
   remora::proxy::control::XdsProtocol protocol(envoy::config::core::v3::Node(), types);
-  const remora::proxy::control::ApplyFn apply = [&](const remora::proxy::control::ReceivedUpdate& u) {
-    return config.Apply(u);
-  };
+  const remora::proxy::control::ApplyFn apply =
+      [&](const remora::proxy::control::ReceivedUpdate& u) { return config.Apply(u); };
   if (delta_variant) {
     DeltaDiscoveryResponse delta;
     if (!Parse(bytes, &delta)) return 0;

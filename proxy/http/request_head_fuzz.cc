@@ -1,10 +1,9 @@
 // Fuzz target: the proxy's HTTP request edge (Beast's parser, then the strict request rules and
 // the path normalization policies match on) must never crash, whatever the client sends.
-#include <cstdint>
-#include <string>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <string>
 
 #include "proxy/http/request_checks.h"
 

@@ -240,8 +240,7 @@ TEST_F(MeshTest, ANetworkPolicyRefusesTcpConnectionsFromPodsItDoesNotSelect) {
   CommandResult before = pod("batch").TcpExchange(web.ip(), kEchoPort, "batch-before");
   EXPECT_EQ(before.out, "batch-before\n") << before.err;
 
-  absl::StatusOr<std::string> applied =
-      mesh_->Apply("ingress-from-frontend", kIngressFromFrontend);
+  absl::StatusOr<std::string> applied = mesh_->Apply("ingress-from-frontend", kIngressFromFrontend);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_THAT(*applied, HasSubstr("networkpolicy shop/web-ingress-from-frontend created"));
   EXPECT_THAT(*applied, HasSubstr("active on 1/1 affected proxy"));

@@ -214,11 +214,10 @@ awaitable<void> ControlPlane::Maintenance() {
   while (true) {
     // Wake at the serving certificate's half-life (short lifetimes renew in seconds), and at least
     // every 10 s. Rounded up so the wake-up is never just before the renewal time.
-    const absl::Duration until_renewal =
-        std::max(serving_->renew_at() - absl::Now(), retry);
-    timer.expires_after(absl::ToChronoMilliseconds(absl::Ceil(
-        std::clamp(until_renewal, absl::Milliseconds(100), absl::Seconds(10)),
-        absl::Milliseconds(1))));
+    const absl::Duration until_renewal = std::max(serving_->renew_at() - absl::Now(), retry);
+    timer.expires_after(absl::ToChronoMilliseconds(
+        absl::Ceil(std::clamp(until_renewal, absl::Milliseconds(100), absl::Seconds(10)),
+                   absl::Milliseconds(1))));
     auto [ec] = co_await timer.async_wait(kUseTuple);
     if (ec) co_return;
     absl::Status s = serving_->Refresh(absl::Now());
