@@ -2,10 +2,13 @@
 //
 // A component writes its list once as an X-macro and gets a plain struct of stats:
 //
-//   #define REMORA_LISTENER_STATS(COUNTER, GAUGE) \
-//     COUNTER(cx_total, "Connections accepted")    \
+//   #define REMORA_LISTENER_STATS(COUNTER, GAUGE)
+//     COUNTER(cx_total, "Connections accepted")
 //     GAUGE(cx_active, "Connections open now")
 //   REMORA_DECLARE_STATS(ListenerStats, REMORA_LISTENER_STATS);
+//
+// (the #define's lines end in backslashes, left out here: in a // comment they would splice the
+// next line into it; proxy/proxy_stats.h is a real one)
 //
 // Updates are relaxed atomics: no lock on the data path, and exposition may read a value a few
 // nanoseconds stale.

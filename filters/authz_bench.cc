@@ -49,7 +49,7 @@ PolicySet MeshPolicies() {
   for (int n = 0; n < kNamespaces; ++n) {
     for (int a = 0; a < kApps; ++a) {
       AuthorizationPolicy p;
-      p.meta = {Ns(n), absl::StrCat("allow-", App(a))};
+      p.meta = {.ns = Ns(n), .name = absl::StrCat("allow-", App(a))};
       p.selector = {{"app", App(a)}};
       const int peer = (n + 1) % kNamespaces;
       auto rule = [](std::vector<AuthzSource> from, std::vector<AuthzOperation> to,
@@ -83,7 +83,7 @@ PolicySet MeshPolicies() {
       set.authorization_policies.push_back(std::move(p));
     }
     AuthorizationPolicy deny;
-    deny.meta = {Ns(n), "deny"};
+    deny.meta = {.ns = Ns(n), .name = "deny"};
     deny.action = AuthzAction::kDeny;
     AuthzSource outside;
     outside.not_ip_blocks = {"10.0.0.0/8"};
@@ -98,7 +98,7 @@ PolicySet MeshPolicies() {
     };
     set.authorization_policies.push_back(std::move(deny));
     NetworkPolicy np;
-    np.meta = {Ns(n), "ingress"};
+    np.meta = {.ns = Ns(n), .name = "ingress"};
     for (int r = 0; r < 5; ++r) {
       NetworkPolicyRule rule;
       NetworkPolicyPeer peer;
@@ -227,7 +227,7 @@ int Main() {
     PolicySet big;
     for (int p = 0; p < 1000; ++p) {
       AuthorizationPolicy policy;
-      policy.meta = {"big", absl::StrCat("p-", p)};
+      policy.meta = {.ns = "big", .name = absl::StrCat("p-", p)};
       for (int r = 0; r < 10; ++r) {
         const int id = p * 10 + r;
         std::string principal = absl::StrCat("cluster.local/ns/c", id % 500, "/sa/s", id);

@@ -24,7 +24,7 @@ struct PolicyMeta {
   // never enforced.
   bool dry_run = false;
   // metadata.creationTimestamp when known; Istio breaks ties between PeerAuthentications with it.
-  std::optional<absl::Time> created;
+  std::optional<absl::Time> created{};
 
   std::string Id() const { return ns + "/" + name; }
 };

@@ -89,7 +89,7 @@ absl::Status ParseInbound(const YamlField& field, ProxyConfig* config) {
     YamlField p = ports.At(i);
     RETURN_IF_ERROR(p.OnlyKeys({"port", "mode", "protocol"}));
     ASSIGN_OR_RETURN(int64_t port, p["port"].Int(1, 65535));
-    InboundPort settings{config->default_mode, AppProtocol::kTcp};
+    InboundPort settings{.mode = config->default_mode, .protocol = AppProtocol::kTcp};
     if (!p["mode"].IsMissing()) {
       ASSIGN_OR_RETURN(settings.mode, Mode(p["mode"]));
     }

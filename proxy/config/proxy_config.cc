@@ -25,7 +25,7 @@ const char* ToString(UnknownDestinationPolicy policy) {
 InboundPort ProxyConfig::PortSettings(uint16_t port) const {
   auto it = inbound_ports.find(port);
   if (it != inbound_ports.end()) return it->second;
-  return InboundPort{default_mode, AppProtocol::kTcp};
+  return InboundPort{.mode = default_mode, .protocol = AppProtocol::kTcp};
 }
 
 }  // namespace remora::proxy

@@ -37,7 +37,7 @@ struct ListenerConfig {
 struct InboundPort {
   PeerAuthMode mode = PeerAuthMode::kStrict;
   AppProtocol protocol = AppProtocol::kTcp;
-  std::string name;  // the app's name for the port (NetworkPolicy named ports)
+  std::string name{};  // the app's name for the port (NetworkPolicy named ports)
 };
 
 // A mesh destination this workload may call: the addresses its app dials and the identities that

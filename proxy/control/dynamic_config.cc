@@ -235,7 +235,7 @@ ProxyConfig DynamicConfig::Effective(const ProxyConfig& base) const {
                                  : UnknownDestinationPolicy::kPassthrough;
     for (const remora::v1::Port& p : workload_->ports()) {
       InboundPort& port =
-          c.inbound_ports.try_emplace(static_cast<uint16_t>(p.port()), InboundPort{c.default_mode})
+          c.inbound_ports.try_emplace(static_cast<uint16_t>(p.port()), InboundPort{.mode = c.default_mode})
               .first->second;
       port.protocol = p.protocol() == "http" ? AppProtocol::kHttp : AppProtocol::kTcp;
       port.name = p.name();
