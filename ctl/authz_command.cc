@@ -18,6 +18,7 @@
 #include "filters/engine.h"
 #include "filters/policy_yaml.h"
 #include "filters/request_json.h"
+#include "filters/request_target.h"
 
 namespace remora::ctl {
 namespace {
@@ -37,6 +38,9 @@ constexpr char kUsage[] =
     "      case fails, 2 on bad input\n"
     "\n"
     "-f takes a file, a directory (its .yaml and .yml files) or - (standard input).\n"
+    "request.path is normalized as remora-proxy normalizes it (percent-escapes, dot segments,\n"
+    "repeated slashes) before policies see it; a path the proxy refuses with 400 is a DENY by the\n"
+    "built-in rule bad-request.\n"
     "REQUEST.json: {\"source\": {\"principal\", \"namespace\", \"ip\", \"labels\", "
     "\"namespace_labels\"},\n"
     "  \"destination\": {\"namespace\", \"labels\", \"namespace_labels\", \"ip\", \"port\", "
@@ -151,6 +155,26 @@ bool IsProbePath(const filters::RequestAttributes& r) {
          (r.http.path.rfind("/app-health/", 0) == 0 || r.http.path == "/healthz/ready");
 }
 
+// The proxy normalizes a request's path before any policy sees it, and answers 400 to a target it
+// cannot normalize (proxy/http/inbound_http.cc); the offline answer must be the proxy's, so the
+// same function runs here. Returns the proxy's refusal, else normalizes `r.http.path` in place.
+absl::Status NormalizeLikeTheProxy(filters::RequestAttributes& r) {
+  if (r.destination.protocol != filters::Protocol::kHttp || r.http.path.empty()) {
+    return absl::OkStatus();
+  }
+  std::string authority;
+  absl::StatusOr<std::string> path = filters::NormalizeTarget(r.http.path, &authority);
+  if (!path.ok()) return path.status();
+  r.http.path = *std::move(path);
+  if (r.http.host.empty()) r.http.host = authority;  // as the proxy, without a Host header
+  return absl::OkStatus();
+}
+
+std::string BadRequestReason(const filters::RequestAttributes& r, const absl::Status& refusal) {
+  return absl::StrCat("the proxy answers 400 Bad Request to request.path \"", r.http.path,
+                      "\" before any policy is evaluated: ", refusal.message());
+}
+
 struct Inputs {
   std::vector<std::string> files;
   std::string request;
@@ -185,6 +209,22 @@ int Check(const Inputs& in) {
   if (!request.ok()) {
     return Fail(kExitUsage, absl::StrCat(in.request == "-" ? "(stdin)" : in.request, ": ",
                                          request.status().message()));
+  }
+  if (absl::Status refused = NormalizeLikeTheProxy(*request); !refused.ok()) {
+    const std::string reason = BadRequestReason(*request, refused);
+    if (in.output == "json") {
+      nlohmann::ordered_json j;
+      j["decision"] = "DENY";
+      j["policy"] = nullptr;
+      j["rule"] = nullptr;
+      j["action"] = nullptr;
+      j["reason"] = reason;
+      j["builtin"] = "bad-request";
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << "DENY: built-in rule bad-request\nwhy:\n  " << reason << "\n";
+    }
+    return kExitDenied;
   }
   if (IsProbePath(*request)) {
     // Not a policy decision: the health port is outside capture by design, so say so by name
@@ -224,7 +264,21 @@ int Test(const Inputs& in) {
       filters::ParseAuthzTestCases(*text, in.cases == "-" ? "(stdin)" : in.cases);
   if (!cases.ok()) return Fail(kExitUsage, std::string(cases.status().message()));
   size_t failed = 0;
-  for (const filters::AuthzTestCase& c : *cases) {
+  for (const filters::AuthzTestCase& original : *cases) {
+    filters::AuthzTestCase c = original;
+    if (absl::Status refused = NormalizeLikeTheProxy(c.request); !refused.ok()) {
+      // Never meets a policy: a DENY by no policy and no rule.
+      const bool as_expected = !c.expect_allow && (!c.check_policy || c.expect_policy.empty()) &&
+                               !c.expect_rule.has_value();
+      if (as_expected) {
+        std::cout << "PASS  " << c.name << "\n";
+      } else {
+        ++failed;
+        std::cout << "FAIL  " << c.name << ": got DENY by no policy and no rule ("
+                  << BadRequestReason(c.request, refused) << ")\n";
+      }
+      continue;
+    }
     filters::Evaluation e = (*engine)->Evaluate(c.request);
     const Decision& d = e.decision;
     std::vector<std::string> problems;
