@@ -25,7 +25,9 @@ namespace remora::proxy {
   COUNTER(http_cx, "Connections served as HTTP/1.1 (per-request policy)")                     \
   COUNTER(http_requests, "HTTP requests received on HTTP ports")                              \
   COUNTER(http_denied, "HTTP requests answered 403 by policy")                                \
-  COUNTER(http_bad_request, "HTTP requests refused with 400 by the strict parser")
+  COUNTER(http_bad_request, "HTTP requests refused with 400 by the strict parser")            \
+  COUNTER(http_request_head_timeout, "HTTP request heads not complete in time (408, closed)") \
+  COUNTER(http_bad_response, "App responses refused or cut off (malformed, over a bound)")
 REMORA_DECLARE_STATS(ListenerStats, REMORA_LISTENER_STATS);
 
 #define REMORA_PROXY_STATS(COUNTER, GAUGE)                                                \

@@ -268,8 +268,8 @@ absl::Status ParseAppProbes(const YamlField& field, std::map<std::string, AppPro
 absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   RETURN_IF_ERROR(field.OnlyKeys({"workers", "max_connections", "listen_backlog", "buffer_size",
                                   "connect_timeout", "handshake_timeout", "idle_timeout",
-                                  "sniff_timeout", "drain_timeout", "http_max_header_bytes",
-                                  "http_max_body_bytes", "max_policies"}));
+                                  "sniff_timeout", "drain_timeout", "request_head_timeout",
+                                  "http_max_header_bytes", "http_max_body_bytes", "max_policies"}));
   struct IntLimit {
     const char* name;
     int64_t* target;
@@ -291,11 +291,13 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
     const char* name;
     absl::Duration* target;
   };
-  for (const DurationLimit& l : {DurationLimit{"connect_timeout", &limits->connect_timeout},
-                                 DurationLimit{"handshake_timeout", &limits->handshake_timeout},
-                                 DurationLimit{"idle_timeout", &limits->idle_timeout},
-                                 DurationLimit{"sniff_timeout", &limits->sniff_timeout},
-                                 DurationLimit{"drain_timeout", &limits->drain_timeout}}) {
+  for (const DurationLimit& l :
+       {DurationLimit{"connect_timeout", &limits->connect_timeout},
+        DurationLimit{"handshake_timeout", &limits->handshake_timeout},
+        DurationLimit{"idle_timeout", &limits->idle_timeout},
+        DurationLimit{"sniff_timeout", &limits->sniff_timeout},
+        DurationLimit{"drain_timeout", &limits->drain_timeout},
+        DurationLimit{"request_head_timeout", &limits->request_head_timeout}}) {
     if (field[l.name].IsMissing()) continue;
     ASSIGN_OR_RETURN(*l.target, field[l.name].Duration());
     if (*l.target <= absl::ZeroDuration() && std::string(l.name) != "drain_timeout") {

@@ -32,6 +32,7 @@ TEST(ConfigYamlTest, MinimalConfigGetsSafeDefaults) {
   EXPECT_EQ(c->unknown_destinations, UnknownDestinationPolicy::kPassthrough);
   EXPECT_EQ(c->limits.max_connections, 20000);
   EXPECT_EQ(c->limits.idle_timeout, absl::Hours(1));
+  EXPECT_EQ(c->limits.request_head_timeout, absl::Seconds(10));
   EXPECT_EQ(c->PortSettings(8080).mode, PeerAuthMode::kStrict);
 }
 
@@ -51,7 +52,8 @@ outbound:
   unknown_destinations: deny
   services:
     - {name: web, addresses: ["10.0.0.1:80", "[fd00::1]:80"], identities: ["spiffe://example.org/ns/a/sa/web"], protocol: http, sni: web.a}
-limits: {workers: 4, max_connections: 10, idle_timeout: 30s, drain_timeout: 0s}
+limits: {workers: 4, max_connections: 10, idle_timeout: 30s, drain_timeout: 0s,
+         request_head_timeout: 250ms}
 )");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->trust_domain, "example.org");
@@ -68,6 +70,7 @@ limits: {workers: 4, max_connections: 10, idle_timeout: 30s, drain_timeout: 0s}
   EXPECT_EQ(c->services[0].sni, "web.a");
   EXPECT_EQ(c->limits.workers, 4);
   EXPECT_EQ(c->limits.drain_timeout, absl::ZeroDuration());
+  EXPECT_EQ(c->limits.request_head_timeout, absl::Milliseconds(250));
 }
 
 struct BadCase {
@@ -127,6 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "limits.idle_timeout: \"forever\" is not a duration"},
         BadCase{std::string(kIdentity) + "limits: {connect_timeout: 0s}\n",
                 "limits.connect_timeout: must be greater than zero"},
+        BadCase{std::string(kIdentity) + "limits: {request_head_timeout: 0s}\n",
+                "limits.request_head_timeout: must be greater than zero"},
         BadCase{std::string(kIdentity) + "limits: {workers: 0}\n",
                 "limits.workers: 0 is out of range [1, 256]"},
         BadCase{std::string(kIdentity) + "log_level: loud\n", "log_level: must be debug"},

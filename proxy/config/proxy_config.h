@@ -67,9 +67,17 @@ struct Limits {
   absl::Duration sniff_timeout = absl::Seconds(2);
   absl::Duration drain_timeout = absl::Seconds(20);
   // HTTP ports: a request head larger than this is refused (400); a request body is read whole
-  // (so its framing is checked before the app sees it) up to this size, else 413.
+  // (so its framing is checked before the app sees it) up to this size, else 413. The response
+  // head from the app is held to the same bound (else 502). The bytes the proxy holds unparsed
+  // per direction (a head, a chunk-size line with its extensions, a trailer section) are bounded
+  // by max(http_max_header_bytes, buffer_size): beyond it the request is refused (400) or the
+  // response cut off, and the connection closed.
   int64_t http_max_header_bytes = 16 * 1024;
   int64_t http_max_body_bytes = 16 * 1024 * 1024;
+  // HTTP ports: once the first byte of a request head has arrived, the whole head must arrive
+  // within this, else 408 and close (Envoy's request_headers_timeout; slowloris). Waiting for
+  // that first byte, between keep-alive requests, is idle time (idle_timeout).
+  absl::Duration request_head_timeout = absl::Seconds(10);
   // Authorization documents this proxy accepts from the control plane; more are refused (NACKed)
   // one by one, protecting the proxy's memory from a runaway configuration.
   int64_t max_policies = 10000;

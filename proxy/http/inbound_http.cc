@@ -1,5 +1,6 @@
 #include "proxy/http/inbound_http.h"
 
+#include <algorithm>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -7,11 +8,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/log.h"
+#include "filters/request_target.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
 #include "proxy/http/beast_stream.h"
+#include "proxy/http/read_request_head.h"
 #include "proxy/http/request_checks.h"
+#include "proxy/http/request_sanitize.h"
 #include "proxy/net/buffer_pool.h"
 
 namespace remora::proxy::http {
@@ -65,10 +70,19 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
   const std::string own_id = snapshot->tls() ? snapshot->tls()->identity().id.str() : "";
   const std::string from = connection.source.ip ? connection.source.ip->ToString() : "?";
   BeastStream down(downstream, &session.last_activity);
-  beast::flat_buffer down_buffer;
+  // Every byte held here is bounded. Unparsed bytes, per direction, wait in these buffers: a
+  // request or response head (itself bounded by http_max_header_bytes), a chunk-size line with its
+  // extensions, a trailer section. Beast 1.81 counts chunk lines and trailers against no limit of
+  // its own, so the buffers' max_size is their bound: max(http_max_header_bytes, buffer_size), the
+  // latter so a large body can still be read buffer_size bytes at a time. Bodies are bounded
+  // apart: a request body by http_max_body_bytes (read whole), a response body by the pooled
+  // buffer it streams through.
+  const size_t header_limit = static_cast<size_t>(limits.http_max_header_bytes);
+  const size_t parse_room = std::max(header_limit, static_cast<size_t>(limits.buffer_size));
+  beast::flat_buffer down_buffer(parse_room);
   std::unique_ptr<net::TcpStream> upstream;
   std::unique_ptr<BeastStream> up;
-  beast::flat_buffer up_buffer;
+  beast::flat_buffer up_buffer(parse_room);
   session.Establish(ToChrono(limits.idle_timeout));
   session.Track(&downstream, nullptr);
 
@@ -86,11 +100,29 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
   };
 
   while (true) {
+    // The raw head first: its size, its time (request_head_timeout) and obs-fold, which Beast
+    // would silently join into one value.
+    const HeadRead head_read = co_await ReadRequestHead(down, down_buffer, header_limit,
+                                                        ToChrono(limits.request_head_timeout));
+    if (head_read.outcome == HeadRead::Outcome::kClosed) break;
+    if (head_read.outcome == HeadRead::Outcome::kTimedOut) {
+      stats.http_request_head_timeout.Inc();
+      LOG_WARN(component, "request head timeout from=", from,
+               " peer_identity=", Quote(peer_id.empty() ? "-" : peer_id),
+               " limit=", absl::FormatDuration(limits.request_head_timeout),
+               " (answered 408, closed; limits.request_head_timeout)");
+      co_await reply(LocalResponse(408, "Request Timeout", "request head timeout\n", false));
+      break;
+    }
+    if (head_read.outcome == HeadRead::Outcome::kRefused) {
+      co_await refuse_bad(head_read.refusal.message());
+      break;
+    }
     beast_http::request_parser<beast_http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(limits.http_max_header_bytes));
+    parser.header_limit(static_cast<uint32_t>(header_limit));
     parser.body_limit(static_cast<uint64_t>(limits.http_max_body_bytes));
+    // The whole head is buffered: this parses it without reading.
     auto [ec, n] = co_await beast_http::async_read_header(down, down_buffer, parser, kUseTuple);
-    if (ec == beast_http::error::end_of_stream || ec == asio::error::eof) break;
     if (ec) {
       if (IsParseError(ec)) co_await refuse_bad(ec.message());
       break;
@@ -102,12 +134,14 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       break;
     }
     std::string authority;
-    absl::StatusOr<std::string> path =
-        NormalizeTarget(absl::string_view(head.target().data(), head.target().size()), &authority);
+    absl::StatusOr<std::string> path = filters::NormalizeTarget(
+        absl::string_view(head.target().data(), head.target().size()), &authority);
     if (!path.ok()) {
       co_await refuse_bad(path.status().message());
       break;
     }
+    // The policy sees what the app will see: no forged x-forwarded-client-cert, no h2c offer.
+    SanitizeRequestHead(head);
     const bool expects_continue = [&] {
       auto it = head.find(beast_http::field::expect);
       return it != head.end() &&
@@ -149,6 +183,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       if (!co_await reply("HTTP/1.1 100 Continue\r\n\r\n")) break;
     }
     // The whole body is read (and its framing checked) before anything reaches the app.
+    const size_t fields_before_body = FieldCount(head);
     if (!parser.is_done()) {
       // The same read room for a large request body (see the response below).
       const bool large_request =
@@ -164,20 +199,32 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
                                      false));
         break;
       }
+      if (bec == beast_http::error::buffer_overflow) {
+        co_await refuse_bad(absl::StrCat(
+            "a chunk-size line (with its extensions) or the trailer section is over ", parse_room,
+            " bytes (limits.http_max_header_bytes, or buffer_size if larger)"));
+        break;
+      }
       if (bec) {
         if (IsParseError(bec)) co_await refuse_bad(bec.message());
         break;
       }
     }
+    if (absl::Status s = CheckNoTrailerFields(fields_before_body, parser.get()); !s.ok()) {
+      co_await refuse_bad(s.message());
+      break;
+    }
     Request forwarded = parser.release();
     forwarded.target(*path);
     forwarded.erase(beast_http::field::expect);
-    forwarded.erase("x-forwarded-client-cert");  // only the proxy vouches for the caller
+    // Only the proxy vouches for the caller (every client spelling was removed above).
     if (!peer_id.empty()) {
       forwarded.set("x-forwarded-client-cert", absl::StrCat("By=", own_id, ";URI=", peer_id));
     }
     forwarded.prepare_payload();  // a buffered body travels with Content-Length
     const bool head_request = forwarded.method() == beast_http::verb::head;
+    // A 101 is accepted only for a request that asked to upgrade (WebSocket); h2c never gets here.
+    const bool asked_upgrade = forwarded.count(beast_http::field::upgrade) > 0;
 
     if (upstream == nullptr) {
       absl::StatusOr<tcp::socket> socket =
@@ -202,16 +249,29 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     }
 
     // The response streams back as it arrives.
+    auto bad_response = [&](absl::string_view why) {
+      stats.http_bad_response.Inc();
+      LOG_WARN(component, "bad response from app=", net::ToString(app), " reason=", Quote(why),
+               " (connection closed)");
+    };
     beast_http::response_parser<beast_http::buffer_body> rp;
+    rp.header_limit(static_cast<uint32_t>(header_limit));
     rp.body_limit(boost::none);
     if (head_request) rp.skip(true);
     auto [hec, hn] = co_await beast_http::async_read_header(*up, up_buffer, rp, kUseTuple);
     if (hec) {
+      bad_response(absl::StrCat("response head: ", hec.message()));
       co_await reply(LocalResponse(502, "Bad Gateway", "the app sent no valid response\n", false));
       break;
     }
     beast_http::response<beast_http::buffer_body>& response = rp.get();
     const bool upgrade = response.result() == beast_http::status::switching_protocols;
+    if (upgrade && !asked_upgrade) {
+      bad_response("101 Switching Protocols to a request that did not ask to upgrade");
+      co_await reply(
+          LocalResponse(502, "Bad Gateway", "the app switched protocols unasked\n", false));
+      break;
+    }
     beast_http::serializer<false, beast_http::buffer_body> serializer{response};
     // A pooled buffer, held only while this response moves: an array here would live in the
     // coroutine frame, costing every idle keep-alive connection 16 KiB.
@@ -222,7 +282,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     // the body buffer for as long as it moves; it is given back afterwards.
     const bool large_body =
         !rp.is_done() && (!rp.content_length() || *rp.content_length() > kSmallBodyBytes);
-    if (large_body) up_buffer.reserve(body.size());
+    if (large_body) up_buffer.reserve(std::min(body.size(), up_buffer.max_size()));
     bool failed = false;
     do {
       if (!rp.is_done()) {
@@ -231,6 +291,12 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
         auto [rec, rn] = co_await beast_http::async_read(*up, up_buffer, rp, kUseTuple);
         if (rec == beast_http::error::need_buffer) rec = {};
         if (rec) {
+          // Cut off mid-body, malformed, or a chunk line/trailer over the buffer's bound.
+          bad_response(absl::StrCat("response body: ", rec.message()));
+          if (!serializer.is_header_done()) {
+            co_await reply(
+                LocalResponse(502, "Bad Gateway", "the app sent no valid response\n", false));
+          }
           failed = true;
           break;
         }
@@ -238,8 +304,11 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
         response.body().data = body.data();
         response.body().more = !rp.is_done();
       } else {
+        // No body (204, 304, 101, HEAD, Content-Length: 0) or its end: `more` must say so, or
+        // the serializer waits for a buffer and writes nothing, not even the head.
         response.body().data = nullptr;
         response.body().size = 0;
+        response.body().more = false;
       }
       auto [sec, sn] = co_await beast_http::async_write(down, serializer, kUseTuple);
       if (sec == beast_http::error::need_buffer) sec = {};

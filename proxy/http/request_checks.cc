@@ -1,31 +1,47 @@
 #include "proxy/http/request_checks.h"
 
+#include <algorithm>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 
 namespace remora::proxy::http {
 namespace {
 
 absl::Status Bad(absl::string_view why) { return absl::InvalidArgumentError(why); }
 
-bool Unreserved(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-         c == '~';
-}
-
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
+
+absl::StatusOr<size_t> FindRequestHeadEnd(absl::string_view buffered, size_t limit) {
+  const size_t scan = std::min(buffered.size(), limit);
+  for (size_t i = 0; i < scan; ++i) {
+    if (buffered[i] != '\n') continue;
+    if (i + 1 >= buffered.size()) break;  // the next line's first byte decides
+    const char next = buffered[i + 1];
+    if (next == ' ' || next == '\t') {
+      return Bad("a header line starts with whitespace (obsolete line folding, RFC 9112 5.2)");
+    }
+    // The empty line that ends the head: CRLF, or a bare LF that Beast then refuses.
+    size_t end = 0;
+    if (next == '\n') {
+      end = i + 2;
+    } else if (next == '\r') {
+      if (i + 2 >= buffered.size()) break;
+      if (buffered[i + 2] == '\n') end = i + 3;
+    }
+    if (end > limit) break;
+    if (end > 0) return end;
+  }
+  if (buffered.size() >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request head over ", limit, " bytes (limits.http_max_header_bytes)"));
+  }
+  return 0;
+}
 
 absl::Status CheckRequestHead(beast_http::request_header<>& head) {
   if (head.method() == beast_http::verb::connect) {
@@ -39,7 +55,7 @@ absl::Status CheckRequestHead(beast_http::request_header<>& head) {
     const absl::string_view value(field.value().data(), field.value().size());
     if (value.find_first_of("\r\n") != absl::string_view::npos) {
       return Bad(absl::StrCat("header ", std::string(field.name_string()),
-                              " uses obsolete line folding or a bare CR/LF"));
+                              " has a bare CR or LF in its value"));
     }
     if (field.name() == beast_http::field::host) ++hosts;
     if (field.name() == beast_http::field::content_length) lengths.emplace_back(value);
@@ -65,68 +81,15 @@ absl::Status CheckRequestHead(beast_http::request_header<>& head) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> NormalizeTarget(absl::string_view target, std::string* authority) {
-  if (target == "*") return std::string(target);  // OPTIONS *
-  if (target.find('#') != absl::string_view::npos) return Bad("request target has a fragment");
-  if (absl::StartsWithIgnoreCase(target, "http://") ||
-      absl::StartsWithIgnoreCase(target, "https://")) {
-    absl::string_view rest = target.substr(target.find("://") + 3);
-    size_t slash = rest.find_first_of("/?");
-    if (authority != nullptr) *authority = std::string(rest.substr(0, slash));
-    target = slash == absl::string_view::npos ? absl::string_view("/") : rest.substr(slash);
-  }
-  if (target.empty() || target.front() != '/') {
-    if (!target.empty() && target.front() == '?') {
-      return NormalizeTarget(absl::StrCat("/", target), nullptr);
-    }
-    return Bad("request target must start with \"/\"");
-  }
-  const size_t q = target.find('?');
-  absl::string_view path = target.substr(0, q);
-  absl::string_view query = q == absl::string_view::npos ? "" : target.substr(q);
-  // Percent-decoding of unreserved characters: "/%61dmin" is "/admin" for every reader.
-  std::string decoded;
-  decoded.reserve(path.size());
-  for (size_t i = 0; i < path.size(); ++i) {
-    char c = path[i];
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return Bad("request target has a control character or space");
-    if (c != '%') {
-      decoded.push_back(c);
-      continue;
-    }
-    if (i + 2 >= path.size() || Hex(path[i + 1]) < 0 || Hex(path[i + 2]) < 0) {
-      return Bad("request target has a malformed percent-escape");
-    }
-    const char value = static_cast<char>(Hex(path[i + 1]) * 16 + Hex(path[i + 2]));
-    if (Unreserved(value)) {
-      decoded.push_back(value);
-    } else {
-      absl::StrAppend(&decoded, "%", std::string(1, absl::ascii_toupper(path[i + 1])),
-                      std::string(1, absl::ascii_toupper(path[i + 2])));
-    }
-    i += 2;
-  }
-  // Dot segments and empty segments (repeated slashes).
-  std::vector<absl::string_view> out;
-  const bool trailing_slash =
-      decoded.size() > 1 &&
-      (decoded.back() == '/' || absl::EndsWith(decoded, "/.") || absl::EndsWith(decoded, "/.."));
-  for (absl::string_view segment : absl::StrSplit(decoded, '/')) {
-    if (segment.empty() || segment == ".") continue;
-    if (segment == "..") {
-      if (!out.empty()) out.pop_back();
-      continue;
-    }
-    out.push_back(segment);
-  }
-  std::string normalized = absl::StrCat("/", absl::StrJoin(out, "/"));
-  if (trailing_slash && normalized.size() > 1) normalized.push_back('/');
-  for (char c : query) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return Bad("query has a control character or space");
-  }
-  return absl::StrCat(normalized, query);
+size_t FieldCount(const beast_http::fields& fields) {
+  return static_cast<size_t>(std::distance(fields.begin(), fields.end()));
+}
+
+absl::Status CheckNoTrailerFields(size_t fields_before_body, const beast_http::fields& fields) {
+  if (FieldCount(fields) == fields_before_body) return absl::OkStatus();
+  return Bad(
+      "the chunked body ends with trailer fields; the proxy authorizes the request head alone and "
+      "accepts no trailer section");
 }
 
 }  // namespace remora::proxy::http
