@@ -164,7 +164,7 @@ TEST_F(ProxyHttpHardeningTest, RefusesMalformedTrailerSections) {
                               " folded\r\n\r\n", "X: a\r\n continued\r\n\r\n"}) {
     Conn conn = DialClient();
     absl::StatusOr<std::string> reply = SendAndReadToClose(
-        conn, absl::StrCat("POST /public/upload HTTP/1.1\r\nHost: web\r\n"
+        conn, absl::StrCat("POST /public/upload HTTP/1.1\r\nHost: web\r\nConnection: close\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
                            trailer));
     ASSERT_TRUE(reply.ok()) << reply.status() << " trailer=" << trailer;
@@ -178,9 +178,12 @@ TEST_F(ProxyHttpHardeningTest, RefusesObsFoldHeaderLines) {
   ASSERT_NO_FATAL_FAILURE(StartPair(app.endpoint(), kAllowPublic));
   // RFC 9112 5.2 lets a proxy replace obs-fold with spaces; Remora refuses it instead, so no
   // reader downstream can take a folded line for a header of its own.
-  for (const char* head : {"GET /public/a HTTP/1.1\r\nHost: web\r\nX: a\r\n Injected: yes\r\n\r\n",
-                           "GET /public/a HTTP/1.1\r\nHost: web\r\nX: a\r\n\tInjected: yes\r\n\r\n",
-                           "GET /public/a HTTP/1.1\r\n Host: web\r\nHost: web\r\n\r\n"}) {
+  for (const char* head :
+       {"GET /public/a HTTP/1.1\r\nHost: web\r\nConnection: close\r\nX: a\r\n Injected: "
+        "yes\r\n\r\n",
+        "GET /public/a HTTP/1.1\r\nHost: web\r\nConnection: close\r\nX: a\r\n\tInjected: "
+        "yes\r\n\r\n",
+        "GET /public/a HTTP/1.1\r\n Host: web\r\nHost: web\r\nConnection: close\r\n\r\n"}) {
     Conn conn = DialClient();
     absl::StatusOr<std::string> reply = SendAndReadToClose(conn, head);
     ASSERT_TRUE(reply.ok()) << reply.status();
@@ -400,8 +403,8 @@ TEST_F(ProxyHttpHardeningTest, RefusesDotSegmentsCarryingPathParameters) {
   for (const char* target : {"/public/..;/admin", "/public/..;jsessionid=1/admin",
                              "/public/%2e%2e;/admin", "/public/.;x/../..;/admin"}) {
     Conn conn = DialClient();
-    absl::StatusOr<std::string> reply =
-        SendAndReadToClose(conn, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: web\r\n\r\n"));
+    absl::StatusOr<std::string> reply = SendAndReadToClose(
+        conn, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"));
     ASSERT_TRUE(reply.ok()) << reply.status();
     EXPECT_THAT(*reply, StartsWith("HTTP/1.1 400 Bad Request")) << target;
   }
