@@ -55,11 +55,13 @@ awaitable<HeadRead> ReadRequestHead(BeastStream& stream, boost::beast::flat_buff
     if (first.index() == 1) co_return HeadRead{HeadRead::Outcome::kTimedOut, {}};
     auto [ec, n] = std::get<0>(first);
     buffer.commit(n);
-    if (n == 0 && ec) {
+    if (ec == asio::error::eof) {
       co_return HeadRead{HeadRead::Outcome::kRefused,
                          absl::InvalidArgumentError(
                              "the connection ended inside a request head (partial message)")};
     }
+    // Anything else: the connection failed, or was closed under us (idle sweep, drain).
+    if (ec) co_return HeadRead{HeadRead::Outcome::kClosed, {}};
   }
 }
 

@@ -17,7 +17,7 @@ namespace remora::proxy::http {
 struct HeadRead {
   enum class Outcome {
     kComplete,  // `buffer` starts with a whole head (obs-fold refused, within the size bound)
-    kClosed,    // the client closed (or the connection failed) before a head began
+    kClosed,    // the client closed before a head began, or the connection failed / was closed
     kTimedOut,  // the head began but did not complete within the timeout
     kRefused,   // `refusal` says why: obs-fold, over the size bound, or cut off by the client
   };
