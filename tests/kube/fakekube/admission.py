@@ -152,7 +152,8 @@ class Admission:
             data = resp.read()
             conn.close()
         except (OSError, ssl.SSLError, http.client.HTTPException) as e:
-            raise WebhookError(f'failed to call webhook: Post "{display}": {e}')
+            raise WebhookError(f'failed to call webhook: Post "{display}": '
+                               f'{_go_error(e, host, target)}')
         if resp.status != 200:
             raise WebhookError(f"received unexpected status code {resp.status}: {data[:200]!r}")
         try:
@@ -163,6 +164,19 @@ class Admission:
 
 class WebhookError(Exception):
     pass
+
+
+def _go_error(e, host, target):
+    """Python's socket/TLS errors in the words Go's net/http uses, which the real message has."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"tls: failed to verify certificate: x509: {e.verify_message}"
+    if isinstance(e, ConnectionRefusedError):
+        return f"dial tcp {target}: connect: connection refused"
+    if isinstance(e, socket.gaierror):
+        return f"dial tcp: lookup {host}: no such host"
+    if isinstance(e, (socket.timeout, TimeoutError)):
+        return "context deadline exceeded"
+    return str(e)
 
 
 def _rules_match(w, rt, operation, subresource):

@@ -91,8 +91,10 @@ def openapi_root():
 def openapi_gv(group, version):
     paths = {}
     for t in TYPES:
-        if t.group != group or t.version != version or t.verbs == ["create"]:
+        if t.group != group or t.version != version:
             continue
+        # (tokenreviews has no PATCH on a real server; listing one lets `kubectl create -f` of a
+        # TokenReview skip client-side validation, which would need /openapi/v2.)
         base = "/" + _gv_path(group, version)
         ns = "/namespaces/{namespace}" if t.namespaced else ""
         gvk = {"group": group, "version": version, "kind": t.kind}
