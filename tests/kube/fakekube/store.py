@@ -248,8 +248,10 @@ class Store:
                 (not flt.namespace or entries[i].namespace == flt.namespace):
             # etcd pages over keys: more keys remain, even if none would match the selector.
             token = encode_continue(list_rv, entries[i - 1].key + "\x00")
-            if everything:
-                remaining = len(entries) - i
+            if flt.empty:   # etcd counts the rest of the key range; selectors make it unknown
+                end = _bisect_entries(entries, flt.namespace + "0") if flt.namespace \
+                    else len(entries)
+                remaining = end - i
         return list_rv, out, token, remaining
 
     # ---- writes (caller holds self.lock) -------------------------------------------------------
