@@ -223,7 +223,7 @@ class Store:
         start = ""
         if continue_token:
             rv, start = decode_continue(continue_token)
-            if rv is not None:
+            if rv is not None and rv != -1:   # -1: "continue at the latest state"
                 with self.lock:
                     if rv < self.resource(storage).floor_rv:
                         raise ApiError(410, "Expired", INCONSISTENT_CONTINUE,
