@@ -1,10 +1,9 @@
 """The fake API server's wire protocol checked directly over HTTPS: the resourceVersion, watch,
 bookmark, 410, paging, conflict and TokenReview semantics Remora's Kubernetes client relies on,
 with the exact Status objects a real server sends."""
-import json
 import unittest
 
-from kube_test_support import FakeApiServer, wait_for
+from kube_test_support import FakeApiServer
 
 NS = "/api/v1/namespaces"
 

@@ -3,7 +3,6 @@ codes or object shapes drift from a real server's, kubectl itself fails these te
 import json
 import os
 import subprocess
-import time
 import unittest
 
 from kube_test_support import FakeApiServer, read, wait_for

@@ -1,6 +1,6 @@
 """The REST semantics of kube-apiserver's generic registry for every type in resources.TYPES:
-get, list, watch, create, update, patch, delete, deletecollection, the status subresource,
-serviceaccounts/token (TokenRequest) and tokenreviews. HTTP-free: `Api.handle(Request)` returns
+get, list, watch, create, update, patch, delete, deletecollection and the status subresource
+(serviceaccounts/token and tokenreviews are in tokens.py). HTTP-free: `Api.handle(Request)` returns
 a Response, or a WatchStream the HTTP layer drains (server.py).
 """
 import copy
@@ -8,10 +8,10 @@ import json
 import random
 import uuid
 
-from . import clock, defaults, managed_fields, patch, protobuf, selectors
+from . import clock, defaults, managed_fields, patch, protobuf, selectors, tokens
 from .resources import BY_GVR
 from .status import (ApiError, already_exists, bad_request, conflict, forbidden, invalid,
-                     method_not_allowed, not_found, path_not_found, too_large_rv, too_old_rv)
+                     method_not_allowed, not_found, path_not_found, too_large_rv)
 from .store import Filter, canonical, encode
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # k8s.io/apiserver/pkg/storage/names
@@ -111,7 +111,7 @@ class Api:
             if m == "POST":
                 self.counters.request("create", rt.resource)
                 if rt.resource == "tokenreviews":
-                    return self.token_review(req)
+                    return tokens.token_review(self, req)
                 return self.create(req, route)
             if m == "DELETE":
                 self.counters.request("deletecollection", rt.resource)
@@ -124,7 +124,7 @@ class Api:
             if m != "POST":
                 raise method_not_allowed()
             self.counters.request("create", label)
-            return self.token_request(req, route)
+            return tokens.token_request(self, req, route)
         verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m)
         if verb is None or (verb == "delete" and route.sub):
             raise method_not_allowed()
@@ -143,9 +143,9 @@ class Api:
             obj = protobuf.to_json_object(req.body)
         elif ctype not in ("application/json", "*/*", ""):
             raise ApiError(415, "UnsupportedMediaType",
-                           f'the body of the request was in an unknown format - accepted media '
-                           f'types include: application/json, application/yaml, '
-                           f'application/vnd.kubernetes.protobuf', {})
+                           'the body of the request was in an unknown format - accepted media '
+                           'types include: application/json, application/yaml, '
+                           'application/vnd.kubernetes.protobuf', {})
         else:
             try:
                 obj = json.loads(req.body or b"null")
@@ -639,63 +639,3 @@ class Api:
         return json_response(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                                    "metadata": {"resourceVersion": str(self.store.rv)},
                                    "items": deleted})
-
-    # ---- authentication.k8s.io -----------------------------------------------------------------
-    def token_request(self, req, route):
-        rt = route.rt
-        body = self.decode(req, rt, kind="TokenRequest")
-        spec = body.get("spec") or {}
-        sa = self.store.get(rt.storage, route.key)
-        if sa is None:
-            raise not_found(rt, route.name)
-        exp = spec.get("expirationSeconds") or 3600
-        tr = BY_GVR[("authentication.k8s.io", "v1", "tokenreviews")]
-        if not isinstance(exp, int) or exp < 600 or exp > 1 << 32:
-            why = ("may not specify a duration less than 10 minutes" if isinstance(exp, int)
-                   and exp < 600 else "may not specify a duration larger than 2^32 seconds")
-            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{route.name}" '
-                           f'is invalid: spec.expirationSeconds: Invalid value: {exp}: {why}',
-                           {"name": route.name, "group": "authentication.k8s.io",
-                            "kind": "TokenRequest",
-                            "causes": [{"reason": "FieldValueInvalid",
-                                        "message": f"Invalid value: {exp}: {why}",
-                                        "field": "spec.expirationSeconds"}]})
-        audiences = spec.get("audiences") or list(self.auth.api_audiences)
-        bound, pod = spec.get("boundObjectRef"), None
-        if bound:
-            if bound.get("kind") != "Pod":
-                raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io '
-                               f'"{route.name}" is invalid: spec.boundObjectRef.kind: '
-                               f'Unsupported value: "{bound.get("kind")}": supported values: '
-                               f'"Pod"', {"name": route.name, "kind": "TokenRequest"})
-            pod_rt = BY_GVR[("", "v1", "pods")]
-            pe = self.store.get(pod_rt.storage, f"{route.namespace}/{bound.get('name')}")
-            if pe is None:
-                raise not_found(pod_rt, bound.get("name"))
-            if bound.get("uid") and bound["uid"] != pe.uid:
-                raise conflict(pod_rt, bound.get("name"), (
-                    f"the UID in the bound object reference ({bound['uid']}) does not match the "
-                    f"UID in record. The object might have been deleted and then recreated"))
-            pod = pe.obj()
-            bound = {"kind": "Pod", "apiVersion": "v1", "name": bound["name"], "uid": pe.uid}
-        token, exp_at = self.auth.issue(sa.obj(), audiences, exp, pod)
-        self.counters.bump("tokens_issued")
-        return json_response(201, {
-            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": route.name, "namespace": route.namespace,
-                         "creationTimestamp": clock.rfc3339()},
-            "spec": {"audiences": audiences, "expirationSeconds": exp, "boundObjectRef": bound},
-            "status": {"token": token, "expirationTimestamp": clock.rfc3339(exp_at)}})
-
-    def token_review(self, req):
-        rt = BY_GVR[("authentication.k8s.io", "v1", "tokenreviews")]
-        body = self.decode(req, rt)
-        spec = body.get("spec") or {}
-        if not spec.get("token"):
-            raise bad_request("token is required for TokenReview in authentication")
-        status = self.auth.review(spec)
-        self.counters.bump("token_reviews_authenticated" if status.get("authenticated")
-                           else "token_reviews_rejected")
-        return json_response(201, {"kind": "TokenReview", "apiVersion": rt.api_version,
-                                   "metadata": {"creationTimestamp": None}, "spec": spec,
-                                   "status": status})

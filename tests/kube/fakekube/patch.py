@@ -51,7 +51,7 @@ def _pointer(path):
     if path == "":
         return []
     if not path.startswith("/"):
-        raise bad_request(f'the server rejected our request due to an error in our request')
+        raise bad_request('the server rejected our request due to an error in our request')
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 

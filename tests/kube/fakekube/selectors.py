@@ -54,7 +54,7 @@ def parse_label_selector(text):
                 try:
                     int(toks[i + 1])
                 except ValueError:
-                    fail(f"for 'Gt', 'Lt' operators, the value must be an integer")
+                    fail("for 'Gt', 'Lt' operators, the value must be an integer")
                 reqs.append((key, op, (toks[i + 1],)))
                 i += 2
             elif op in ("in", "notin"):

@@ -7,13 +7,12 @@ cost their JSON size, and a list or watch writes stored bytes without re-encodin
 All mutation happens under `Store.lock`; handlers read-modify-write while holding it.
 """
 import base64
-import bisect
 import collections
 import json
 import threading
 
 from . import selectors
-from .status import ApiError, bad_request, expired, too_old_rv
+from .status import ApiError, bad_request, too_old_rv
 
 # Go's encoding order of ObjectMeta fields, so stored objects read like a real server's.
 _META_ORDER = ["name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
