@@ -256,6 +256,61 @@ class HttpApiTest(unittest.TestCase):
         finally:
             w.close()
 
+    # ---- writes Remora makes ----------------------------------------------------------------
+    def test_events_written_as_events_k8s_io_read_back_as_core_events(self):
+        ev = self.create("/apis/events.k8s.io/v1/namespaces/t/events", {
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"generateName": "ap-refused."}, "eventTime": "2024-01-01T00:00:00.000000Z",
+            "reportingController": "remora.io/remora-control", "reportingInstance": "rc-0",
+            "action": "Compile", "reason": "PolicyRefused", "type": "Warning",
+            "note": "rules[0].from[0]: bad", "regarding": {
+                "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "namespace": "t", "name": "ap"}})
+        name = ev["metadata"]["name"]
+        _, _, core = self.s.request("GET", f"{NS}/t/events/{name}")
+        self.assertEqual(core["apiVersion"], "v1")
+        self.assertEqual(core["involvedObject"]["name"], "ap")
+        self.assertEqual(core["message"], "rules[0].from[0]: bad")
+        self.assertEqual(core["reportingComponent"], "remora.io/remora-control")
+        _, _, by_field = self.s.request(
+            "GET", f"{NS}/t/events?fieldSelector=involvedObject.kind%3DAuthorizationPolicy,"
+                   f"reason%3DPolicyRefused")
+        self.assertEqual([e["metadata"]["name"] for e in by_field["items"]], [name])
+
+    def test_lease_and_secret_writes_are_race_safe(self):
+        lease = self.create("/apis/coordination.k8s.io/v1/namespaces/t/leases", {
+            "metadata": {"name": "remora-control"},
+            "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}})
+        lease["spec"]["holderIdentity"] = "b"
+        status, _, won = self.s.request(
+            "PUT", "/apis/coordination.k8s.io/v1/namespaces/t/leases/remora-control", lease)
+        self.assertEqual(status, 200, won)
+        lease["spec"]["holderIdentity"] = "c"   # raced with b: stale resourceVersion
+        status, _, _ = self.s.request(
+            "PUT", "/apis/coordination.k8s.io/v1/namespaces/t/leases/remora-control", lease)
+        self.assertEqual(status, 409)
+        secret = {"metadata": {"name": "remora-ca"}, "type": "Opaque", "data": {"k": "AA=="}}
+        self.create(f"{NS}/t/secrets", secret)
+        status, _, body = self.s.request("POST", f"{NS}/t/secrets", secret)
+        self.assertEqual((status, body["reason"]), (409, "AlreadyExists"))
+
+    def test_delete_collection_and_namespace_deletion_remove_contents(self):
+        self.create(NS, {"metadata": {"name": "gone"}})
+        for i in range(3):
+            self.create(f"{NS}/gone/configmaps", cm(f"c{i}", "gone", {"del": "yes"}))
+        status, _, body = self.s.request("DELETE", f"{NS}/gone/configmaps?labelSelector=del")
+        self.assertEqual((status, len(body["items"])), (200, 3))
+        w = self.s.watch(f"{NS}/gone/serviceaccounts?watch=1")
+        try:
+            self.assertEqual(w.next()["type"], "ADDED")   # default
+            status, _, ns = self.s.request("DELETE", f"{NS}/gone")
+            self.assertEqual(ns["status"]["phase"], "Terminating")
+            self.assertEqual(w.next()["type"], "DELETED")
+        finally:
+            w.close()
+        status, _, _ = self.s.request("GET", f"{NS}/gone")
+        self.assertEqual(status, 404)
+
     # ---- TokenRequest / TokenReview ------------------------------------------------------------
     def _token(self, pod=None, audiences=("remora-control",), expiration=600):
         spec = {"audiences": list(audiences), "expirationSeconds": expiration}

@@ -9,7 +9,7 @@ import random
 import uuid
 
 from . import clock, defaults, managed_fields, patch, protobuf, selectors, tokens
-from .resources import BY_GVR
+from .resources import BY_GVR, storage_type
 from .status import (ApiError, already_exists, bad_request, conflict, forbidden, invalid,
                      method_not_allowed, not_found, path_not_found, too_large_rv)
 from .store import Filter, canonical, encode
@@ -210,7 +210,7 @@ class Api:
     def filter(self, req, route):
         rt = route.rt
         labels = selectors.parse_label_selector(req.param("labelSelector"))
-        supported = rt.field_labels({"metadata": {}}).keys()
+        supported = storage_type(rt.storage).field_labels({"metadata": {}}).keys()
         fields = selectors.parse_field_selector(req.param("fieldSelector"), supported)
         return Filter(route.namespace, labels, fields)
 
@@ -393,11 +393,16 @@ class Api:
             if dry_run:
                 return json_response(201, canonical(obj))
             meta["resourceVersion"] = str(self.store.next_rv())
-            entry = self.store.commit(rt.storage, route.key, rt.from_version(copy.deepcopy(obj)),
-                                      rt.field_labels(obj), "ADDED")
+            entry = self._commit(rt, route.key, obj, "ADDED")
         if rt.resource == "namespaces" and not rt.group:
             self.on_namespace_created(meta["name"])
         return Response(201, self.out(rt, entry))
+
+    def _commit(self, rt, key, obj, event_type):
+        """Stores `obj` (in `rt`'s version) in storage form; field selectors read that form."""
+        stored = rt.from_version(copy.deepcopy(obj))
+        return self.store.commit(rt.storage, key, stored,
+                                 storage_type(rt.storage).field_labels(stored), event_type)
 
     def _validate(self, rt, obj, name):
         meta = obj["metadata"]
@@ -519,8 +524,7 @@ class Api:
         meta["managedFields"] = managed_fields.on_write(old, result, self.manager(req),
                                                         rt.api_version, part, route.sub)
         meta["resourceVersion"] = str(self.store.next_rv())
-        stored = self.store.commit(rt.storage, route.key, rt.from_version(copy.deepcopy(result)),
-                                   rt.field_labels(result), "MODIFIED")
+        stored = self._commit(rt, route.key, result, "MODIFIED")
         return Response(200, self.out(rt, stored))
 
     def _check_pod_update(self, rt, old, new):
@@ -574,9 +578,7 @@ class Api:
                     meta["deletionTimestamp"] = clock.rfc3339()
                     meta["deletionGracePeriodSeconds"] = 0
                     meta["resourceVersion"] = str(self.store.next_rv())
-                    entry = self.store.commit(rt.storage, route.key,
-                                              rt.from_version(copy.deepcopy(obj)),
-                                              rt.field_labels(obj), "MODIFIED")
+                    entry = self._commit(rt, route.key, obj, "MODIFIED")
                 return Response(200, self.out(rt, entry))
             return self._remove(route, entry, obj, req, policy)
 
@@ -592,8 +594,9 @@ class Api:
             obj.setdefault("status", {})["phase"] = "Terminating"
         final = copy.deepcopy(obj)
         final["metadata"]["resourceVersion"] = str(self.store.next_rv())
-        self.store.remove(rt.storage, route.key, rt.from_version(copy.deepcopy(final)),
-                          rt.field_labels(final))
+        stored = rt.from_version(copy.deepcopy(final))
+        self.store.remove(rt.storage, route.key, stored,
+                          storage_type(rt.storage).field_labels(stored))
         if policy != "Orphan":
             self._collect_garbage(entry.uid, entry.namespace)
         if rt.resource in ("pods", "services", "namespaces") and not rt.group:
@@ -608,7 +611,6 @@ class Api:
     def _remove_entry(self, storage, e):
         obj = e.obj()
         obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
-        from .resources import storage_type
         self.store.remove(storage, e.key, obj, storage_type(storage).field_labels(obj))
         return obj
 
