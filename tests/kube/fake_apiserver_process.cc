@@ -43,9 +43,9 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(FakeApiServe
   });
   const std::string text = ReadFileOrEmpty(ready);
   if (!up || text.empty()) {
-    return absl::UnavailableError(absl::StrCat(
-        "fake apiserver did not write ", ready, " (", up ? "it exited" : "timed out",
-        "); its log ", s->process_->log_path(), ":\n", s->process_->Log()));
+    return absl::UnavailableError(absl::StrCat("fake apiserver did not write ", ready, " (",
+                                               up ? "it exited" : "timed out", "); its log ",
+                                               s->process_->log_path(), ":\n", s->process_->Log()));
   }
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.contains("port")) {
@@ -84,8 +84,8 @@ absl::StatusOr<nlohmann::json> FakeApiServer::Admin(absl::string_view method,
   if (!response.ok()) return response.status();
   const size_t split = response->find("\r\n\r\n");
   if (split == std::string::npos || response->size() < 12) {
-    return absl::UnavailableError(absl::StrCat("admin ", method, " ", path,
-                                               ": malformed answer: ", *response));
+    return absl::UnavailableError(
+        absl::StrCat("admin ", method, " ", path, ": malformed answer: ", *response));
   }
   int code = 0;
   if (!absl::SimpleAtoi(response->substr(9, 3), &code)) code = 0;
@@ -131,24 +131,20 @@ absl::Status FakeApiServer::Down() const { return Admin("POST", "/down").status(
 absl::Status FakeApiServer::Up() const { return Admin("POST", "/up").status(); }
 
 absl::Status FakeApiServer::SetBookmarkInterval(absl::Duration interval) const {
-  return Admin("POST", absl::StrCat("/bookmarks?intervalSeconds=",
-                                    absl::ToDoubleSeconds(interval)))
+  return Admin("POST", absl::StrCat("/bookmarks?intervalSeconds=", absl::ToDoubleSeconds(interval)))
       .status();
 }
 
 absl::Status FakeApiServer::MapWebhookHost(absl::string_view host_port,
                                            absl::string_view target) const {
-  return Admin("POST", "/webhook-hosts", {{std::string(host_port), std::string(target)}})
-      .status();
+  return Admin("POST", "/webhook-hosts", {{std::string(host_port), std::string(target)}}).status();
 }
 
 absl::Status FakeApiServer::LoadObjects(const nlohmann::json& objects) const {
   return Admin("POST", "/objects", {{"objects", objects}}).status();
 }
 
-absl::StatusOr<nlohmann::json> FakeApiServer::Counters() const {
-  return Admin("GET", "/counters");
-}
+absl::StatusOr<nlohmann::json> FakeApiServer::Counters() const { return Admin("GET", "/counters"); }
 
 KubectlResult FakeApiServer::Kubectl(const std::vector<std::string>& args) const {
   static std::atomic<int> n{0};
