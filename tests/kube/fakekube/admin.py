@@ -56,8 +56,9 @@ class Counters:
             out.update(self.misc)
         out["watchesOpen"] = dict(open_watches)
         out["watchesOpenTotal"] = sum(open_watches.values())
-        out["resourceVersion"] = store.rv
-        out["objects"] = {k: len(r.objects) for k, r in store.resources.items() if r.objects}
+        with store.lock:
+            out["resourceVersion"] = store.rv
+            out["objects"] = {k: len(r.objects) for k, r in store.resources.items() if r.objects}
         return out
 
 
