@@ -1,0 +1,1 @@
+"""A fake Kubernetes API server for Remora's tests (see tests/kube/README.md)."""
