@@ -28,8 +28,7 @@ using ::testing::HasSubstr;
 
 using ProxyLimitsTest = ProxyPairTest;
 
-// The default of limits.max_handshakes_per_source (examples/proxy-static.yaml).
-constexpr int kDefaultHandshakesPerSource = 128;
+constexpr int kHandshakesPerSource = 8;
 
 // A proxy with an inbound listener in front of `inbound_app` (PERMISSIVE) and an outbound
 // listener passing through to `outbound_app`.
@@ -149,19 +148,19 @@ TEST_F(ProxyLimitsTest, ExplicitDirectionLimitsReplaceTheDefaultHalves) {
 TEST_F(ProxyLimitsTest, OneSourceCannotHoldMoreThanItsShareOfHandshakes) {
   TestApp app(TestApp::Mode::kEcho);
   auto proxy = StartProxy("proxy", TwoWayConfig(server_files_, app.endpoint(), app.endpoint(),
-                                                "{sniff_timeout: 60s, handshake_timeout: 60s}"));
+                                                "{sniff_timeout: 60s, handshake_timeout: 60s, "
+                                                "max_handshakes_per_source: 8}"));
   ASSERT_TRUE(proxy);
   const std::string inbound = proxy->Address("inbound");
   // Silent clients from 127.0.0.1: each one waits in protocol detection.
   std::vector<Conn> silent;
-  for (int i = 0; i < kDefaultHandshakesPerSource; ++i) {
+  for (int i = 0; i < kHandshakesPerSource; ++i) {
     absl::StatusOr<Conn> c = Conn::Dial(inbound);
     ASSERT_TRUE(c.ok()) << c.status();
     silent.push_back(std::move(*c));
   }
   ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    return Stat(*proxy, "listener_downstream_cx{listener=\"inbound\"}") ==
-           kDefaultHandshakesPerSource;
+    return Stat(*proxy, "listener_downstream_cx{listener=\"inbound\"}") == kHandshakesPerSource;
   }));
   // One more from the same source is refused at once...
   absl::StatusOr<Conn> over = Conn::Dial(inbound);
@@ -169,7 +168,7 @@ TEST_F(ProxyLimitsTest, OneSourceCannotHoldMoreThanItsShareOfHandshakes) {
   absl::StatusOr<std::string> rest = over->ReadToEof();
   EXPECT_TRUE(rest.ok() && rest->empty()) << "the connection over the per-source cap was kept";
   EXPECT_EQ(Stat(*proxy, "listener_source_overload_refused{listener=\"inbound\"}"), 1);
-  EXPECT_TRUE(WaitForText(proxy->log_path(), "max_handshakes_per_source=128 reached"));
+  EXPECT_TRUE(WaitForText(proxy->log_path(), "max_handshakes_per_source=8 reached"));
 
   // ...while another source is served,
   SourcedConn other("127.0.0.2", inbound);

@@ -327,6 +327,7 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
           absl::StrCat("must not exceed max_connections (", limits->max_connections, ")"));
     }
   }
+  limits->max_handshakes_per_source = HandshakesPerSourceLimit(*limits);
   return absl::OkStatus();
 }
 

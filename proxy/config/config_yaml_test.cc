@@ -34,7 +34,7 @@ TEST(ConfigYamlTest, MinimalConfigGetsSafeDefaults) {
   // Each direction gets half of the overall limit: inbound cannot starve outbound (issue 16).
   EXPECT_EQ(c->limits.max_inbound_connections, 10000);
   EXPECT_EQ(c->limits.max_outbound_connections, 10000);
-  EXPECT_EQ(c->limits.max_handshakes_per_source, 128);
+  EXPECT_EQ(c->limits.max_handshakes_per_source, 1250);  // an eighth of the inbound limit
   EXPECT_EQ(c->inbound_forward, InboundForward::kOriginalDestination);
   EXPECT_EQ(c->limits.idle_timeout, absl::Hours(1));
   EXPECT_EQ(c->PortSettings(8080).mode, PeerAuthMode::kStrict);
@@ -86,6 +86,7 @@ limits: {max_connections: 100, max_inbound_connections: 80, max_handshakes_per_s
   EXPECT_EQ(c->limits.max_outbound_connections, 50);
   EXPECT_EQ(c->limits.max_handshakes_per_source, 5);
   EXPECT_EQ(DirectionLimit(Limits{}, /*inbound=*/true), 10000);  // unset outside the parser
+  EXPECT_EQ(HandshakesPerSourceLimit(Limits{}), 1250);
 }
 
 struct BadCase {

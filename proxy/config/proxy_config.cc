@@ -33,6 +33,11 @@ int64_t DirectionLimit(const Limits& limits, bool inbound) {
   return set > 0 ? set : std::max<int64_t>(1, limits.max_connections / 2);
 }
 
+int64_t HandshakesPerSourceLimit(const Limits& limits) {
+  if (limits.max_handshakes_per_source > 0) return limits.max_handshakes_per_source;
+  return std::max<int64_t>(1, DirectionLimit(limits, /*inbound=*/true) / 8);
+}
+
 InboundPort ProxyConfig::PortSettings(uint16_t port) const {
   auto it = inbound_ports.find(port);
   if (it != inbound_ports.end()) return it->second;

@@ -69,13 +69,17 @@ struct Limits {
   // Open connections, both directions together.
   int64_t max_connections = 20000;
   // Each direction on its own, so connections from the network cannot take the slots the app's
-  // own outbound calls need (or the reverse). The parser fills in half of max_connections for
-  // one left unset; 0 only before that.
+  // own outbound calls need (or the reverse); Envoy likewise bounds each listener apart from its
+  // global downstream limit. The parser fills in half of max_connections for one left unset; 0
+  // only before that.
   int64_t max_inbound_connections = 0;
   int64_t max_outbound_connections = 0;
   // Inbound connections from one source address that are still in protocol detection or TLS
-  // handshake: a slow or silent client holds at most this many unauthenticated slots.
-  int64_t max_handshakes_per_source = 128;
+  // handshake: a slow or silent client holds at most this many unauthenticated slots, so it takes
+  // at least eight sources to fill the inbound limit. Default (0 until the parser fills it in): an
+  // eighth of max_inbound_connections. Every connection from a pod comes from its one address, so
+  // it must stay well above a busy client's burst of new connections (1250 by default).
+  int64_t max_handshakes_per_source = 0;
   int64_t listen_backlog = 1024;
   int64_t buffer_size = 16384;
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -96,6 +100,8 @@ struct Limits {
 
 // The limit of one direction; half of max_connections when unset (a Limits not from the parser).
 int64_t DirectionLimit(const Limits& limits, bool inbound);
+// max_handshakes_per_source; an eighth of the inbound limit when unset.
+int64_t HandshakesPerSourceLimit(const Limits& limits);
 
 struct IdentityFilesConfig {
   std::string cert_file;    // PEM chain, leaf first

@@ -82,7 +82,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   ConnectionCounts::HandshakeSlot handshake_slot;
   if (use_tls) {
     handshake_slot =
-        worker.counts->AcquireHandshake(peer.address(), limits.max_handshakes_per_source);
+        worker.counts->AcquireHandshake(peer.address(), HandshakesPerSourceLimit(limits));
     if (!handshake_slot) {
       stats.source_overload_refused.Inc();
       stats.downstream_cx_refused.Inc();
@@ -90,7 +90,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
         LOG_WARN(absl::StrCat("proxy.", listener.config.name), "refused ", count,
                  " connection(s) from=", net::Canonical(peer.address()).to_string(), " reason=",
                  Quote(absl::StrCat(
-                     "max_handshakes_per_source=", limits.max_handshakes_per_source,
+                     "max_handshakes_per_source=", HandshakesPerSourceLimit(limits),
                      " reached: that source already has as many connections in protocol "
                      "detection or TLS handshake (raise limits.max_handshakes_per_source)")));
       }
