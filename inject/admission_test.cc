@@ -105,7 +105,7 @@ TEST(AdmissionTest, InjectsReplicaSetPodAsNativeSidecar) {
               ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
                           "--proxy-uid=1337", "--proxy-gid=1337",
                           "--inbound-ports=8080,9090",  // the UDP port is not captured
-                          "--exclude-inbound-ports=15020,15021,15090"));
+                          "--exclude-inbound-ports=15021,15090"));
   const Json& isc = init["securityContext"];
   EXPECT_EQ(isc["privileged"], false);
   EXPECT_EQ(isc["allowPrivilegeEscalation"], false);
@@ -264,13 +264,13 @@ TEST(AdmissionTest, InjectsJobPodInClassicModeWithItsAnnotations) {
   EXPECT_EQ(proxy["readinessProbe"]["httpGet"]["port"], 15021);
 
   // The annotations reach remora-init's flags, the proxy's resources and its log level.
-  EXPECT_THAT(Strings(spec["initContainers"][1]["args"]),
-              ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
-                          "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=9000",
-                          "--exclude-inbound-ports=15020,15021,15090,9000",
-                          "--exclude-outbound-ports=5432,6379",
-                          "--exclude-outbound-cidrs=169.254.169.254/32,10.96.0.0/12",
-                          "--outbound-cidrs=10.0.0.0/8,fd00::/8"));
+  EXPECT_THAT(
+      Strings(spec["initContainers"][1]["args"]),
+      ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
+                  "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=9000",
+                  "--exclude-inbound-ports=15021,15090,9000", "--exclude-outbound-ports=5432,6379",
+                  "--exclude-outbound-cidrs=169.254.169.254/32,10.96.0.0/12",
+                  "--outbound-cidrs=10.0.0.0/8,fd00::/8"));
   EXPECT_EQ(proxy["resources"]["requests"]["cpu"], "50m");
   EXPECT_EQ(proxy["resources"]["requests"]["memory"], "64Mi");
   EXPECT_EQ(proxy["resources"]["limits"]["cpu"], "500m");

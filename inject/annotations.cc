@@ -23,6 +23,7 @@ constexpr const char* kKnownKeys[] = {
     kProxyMemoryLimit,
     kLogLevel,
     kNativeSidecar,
+    kForwardInboundToLocalhost,
 };
 
 absl::Status AnnotationError(absl::string_view key, absl::string_view value,
@@ -85,6 +86,7 @@ absl::StatusOr<PodOptions> ResolvePodOptions(const std::map<std::string, std::st
   options.proxy_resources = settings.proxy_resources;
   options.log_level = settings.log_level;
   options.native_sidecar = settings.native_sidecar;
+  options.forward_inbound_to_localhost = settings.forward_inbound_to_localhost;
 
   if (const std::string* v = Find(annotations, kExcludeInboundPorts)) {
     absl::StatusOr<std::vector<int>> ports = ParsePortList(*v);
@@ -141,6 +143,10 @@ absl::StatusOr<PodOptions> ResolvePodOptions(const std::map<std::string, std::st
   absl::StatusOr<std::optional<bool>> native = ReadBool(annotations, kNativeSidecar, "annotation");
   if (!native.ok()) return native.status();
   if (native->has_value()) options.native_sidecar = **native;
+  absl::StatusOr<std::optional<bool>> localhost =
+      ReadBool(annotations, kForwardInboundToLocalhost, "annotation");
+  if (!localhost.ok()) return localhost.status();
+  if (localhost->has_value()) options.forward_inbound_to_localhost = **localhost;
   return options;
 }
 

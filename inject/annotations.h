@@ -45,6 +45,11 @@ inline constexpr char kProxyCPULimit[] = "sidecar.remora.io/proxyCPULimit";
 inline constexpr char kProxyMemoryLimit[] = "sidecar.remora.io/proxyMemoryLimit";
 inline constexpr char kLogLevel[] = "sidecar.remora.io/logLevel";
 inline constexpr char kNativeSidecar[] = "sidecar.remora.io/nativeSidecar";
+// "true": the proxy forwards inbound connections to 127.0.0.1:<port> (inbound.forward_to:
+// localhost), the behaviour before issue 16, for apps that listen on localhost only. The default
+// ("false") forwards to the pod's own address, as Istio does since 1.10, so a listener the app
+// bound to 127.0.0.1 (pprof, actuator, a local Redis) is never reachable from the network.
+inline constexpr char kForwardInboundToLocalhost[] = "sidecar.remora.io/forwardInboundToLocalhost";
 
 // What a pod's labels and annotations say about injecting it.
 enum class InjectIntent { kUnset, kOptIn, kOptOut };
@@ -64,6 +69,7 @@ struct PodOptions {
   ResourceSettings proxy_resources;
   std::string log_level;
   bool native_sidecar = true;
+  bool forward_inbound_to_localhost = false;
 };
 
 // Validates every `sidecar.remora.io/*` annotation (unknown keys under that prefix are refused, so

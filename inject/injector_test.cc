@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "inject/annotations.h"
 #include "inject/probes.h"
 #include "inject/sidecar.h"
@@ -212,7 +213,7 @@ TEST(InjectorTest, InitArgsCarryOptionalFlagsOnlyWhenSet) {
   EXPECT_THAT(InitArgs(options, {80}),
               ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
                           "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=80",
-                          "--exclude-inbound-ports=15020,15021,15090"));
+                          "--exclude-inbound-ports=15021,15090"));
   options.exclude_inbound_ports = {15021, 9000};  // 15021 is already there
   options.exclude_outbound_ports = {5432};
   options.exclude_outbound_cidrs = {"10.0.0.0/8"};
@@ -221,7 +222,7 @@ TEST(InjectorTest, InitArgsCarryOptionalFlagsOnlyWhenSet) {
       InitArgs(options, {}),
       ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
                   "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=*",
-                  "--exclude-inbound-ports=15020,15021,15090,9000", "--exclude-outbound-ports=5432",
+                  "--exclude-inbound-ports=15021,15090,9000", "--exclude-outbound-ports=5432",
                   "--exclude-outbound-cidrs=10.0.0.0/8", "--outbound-cidrs=*"));
 }
 
@@ -262,6 +263,49 @@ TEST(InjectorTest, ResourceAnnotationsOverrideSettings) {
   const Json& proxy = applied["spec"]["initContainers"][1];
   EXPECT_EQ(proxy["resources"], Json::parse(R"({"requests": {"cpu": "100m"},
                                                  "limits": {"memory": "512Mi"}})"));
+}
+
+// Issue 16: nothing of Remora listens on 15020, so excluding it from capture only let an app on
+// that port be reached without mTLS. The injector no longer asks remora-init to exclude it.
+TEST(InjectorTest, Port15020IsCapturedLikeAnyAppPort) {
+  for (const std::string& arg : InitArgs(PodOptions{}, {})) {
+    if (absl::StartsWith(arg, "--exclude-inbound-ports=")) {
+      EXPECT_EQ(arg, "--exclude-inbound-ports=15021,15090");
+    }
+  }
+  // An app may declare it like any other port: it is captured, and reached through the proxy.
+  Json pod = Pod();
+  pod["spec"]["containers"][0]["ports"] = Json::parse(R"([{"containerPort": 15020}])");
+  absl::StatusOr<InjectionResult> r = ComputeInjection(pod, true, InjectorSettings{});
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// Forwarding inbound traffic to 127.0.0.1 is an explicit opt-in, per pod or cluster-wide; the
+// default leaves the proxy's inbound.forward_to at the pod's own address.
+TEST(InjectorTest, ForwardInboundToLocalhostIsAnOptIn) {
+  absl::StatusOr<PodOptions> defaults = ResolvePodOptions({}, InjectorSettings{});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_FALSE(defaults->forward_inbound_to_localhost);
+  EXPECT_THAT(ProxyConfigYaml(InjectorSettings{}, *defaults, OrderedJson::object()),
+              ::testing::Not(HasSubstr("forward_to")));
+
+  absl::StatusOr<PodOptions> opted =
+      ResolvePodOptions({{kForwardInboundToLocalhost, "true"}}, InjectorSettings{});
+  ASSERT_TRUE(opted.ok()) << opted.status();
+  EXPECT_THAT(ProxyConfigYaml(InjectorSettings{}, *opted, OrderedJson::object()),
+              HasSubstr("inbound:\n  forward_to: localhost\n"));
+
+  InjectorSettings cluster;
+  cluster.forward_inbound_to_localhost = true;
+  absl::StatusOr<PodOptions> back =
+      ResolvePodOptions({{kForwardInboundToLocalhost, "false"}}, cluster);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FALSE(back->forward_inbound_to_localhost);
+
+  absl::StatusOr<PodOptions> bad =
+      ResolvePodOptions({{kForwardInboundToLocalhost, "yes"}}, InjectorSettings{});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr(kForwardInboundToLocalhost));
 }
 
 }  // namespace

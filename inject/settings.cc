@@ -74,9 +74,10 @@ absl::Status ParseResources(const YamlField& field, ResourceSettings* out) {
 absl::StatusOr<InjectorSettings> ParseRoot(const YamlField& root) {
   InjectorSettings s;
   if (root.IsMissing()) return s;
-  RETURN_IF_ERROR(root.OnlyKeys(
-      {"proxy_image", "init_image", "image_pull_policy", "control_plane_address", "trust_domain",
-       "log_level", "native_sidecar", "proxy_ready_timeout", "proxy_resources", "init_resources"}));
+  RETURN_IF_ERROR(
+      root.OnlyKeys({"proxy_image", "init_image", "image_pull_policy", "control_plane_address",
+                     "trust_domain", "log_level", "native_sidecar", "forward_inbound_to_localhost",
+                     "proxy_ready_timeout", "proxy_resources", "init_resources"}));
   for (auto [key, target] :
        {std::pair{"proxy_image", &s.proxy_image}, std::pair{"init_image", &s.init_image}}) {
     if (root[key].IsMissing()) continue;
@@ -111,6 +112,9 @@ absl::StatusOr<InjectorSettings> ParseRoot(const YamlField& root) {
   }
   if (!root["native_sidecar"].IsMissing()) {
     ASSIGN_OR_RETURN(s.native_sidecar, root["native_sidecar"].Bool());
+  }
+  if (!root["forward_inbound_to_localhost"].IsMissing()) {
+    ASSIGN_OR_RETURN(s.forward_inbound_to_localhost, root["forward_inbound_to_localhost"].Bool());
   }
   if (!root["proxy_ready_timeout"].IsMissing()) {
     YamlField f = root["proxy_ready_timeout"];

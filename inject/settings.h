@@ -30,6 +30,10 @@ struct InjectorSettings {
   // Kubernetes native sidecar (an init container with restartPolicy: Always; Kubernetes 1.29+, or
   // 1.28 with the SidecarContainers feature gate). false: a classic first container.
   bool native_sidecar = true;
+  // The cluster-wide default of the opt-in sidecar.remora.io/forwardInboundToLocalhost: the proxy
+  // reaches apps at 127.0.0.1 instead of the pod's own address (which exposes their loopback-only
+  // listeners to the network). Off by default, as in Istio since 1.10.
+  bool forward_inbound_to_localhost = false;
   // Classic mode: how long the proxy's postStart hook holds the app containers back waiting for
   // the proxy to be ready (`remora-proxy --wait-ready=<seconds>s`).
   absl::Duration proxy_ready_timeout = absl::Seconds(60);
@@ -45,6 +49,7 @@ struct InjectorSettings {
 //   trust_domain: cluster.local
 //   log_level: info
 //   native_sidecar: true
+//   forward_inbound_to_localhost: false
 //   proxy_ready_timeout: 60s
 //   proxy_resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: "2", memory: 1Gi}}
 //   init_resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 100m, memory: 64Mi}}

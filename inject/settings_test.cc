@@ -27,6 +27,7 @@ control_plane_address: "[fd00::10]:15012"
 trust_domain: prod.example
 log_level: warn
 native_sidecar: false
+forward_inbound_to_localhost: true
 proxy_ready_timeout: 2m
 proxy_resources:
   requests: {cpu: 200m, memory: 256Mi}
@@ -42,6 +43,7 @@ init_resources:
   EXPECT_EQ(s->trust_domain, "prod.example");
   EXPECT_EQ(s->log_level, "warn");
   EXPECT_FALSE(s->native_sidecar);
+  EXPECT_TRUE(s->forward_inbound_to_localhost);
   EXPECT_EQ(s->proxy_ready_timeout, absl::Minutes(2));
   EXPECT_EQ(s->proxy_resources.cpu_request, "200m");
   EXPECT_EQ(s->proxy_resources.memory_request, "256Mi");

@@ -126,6 +126,10 @@ std::string ProxyConfigYaml(const InjectorSettings& settings, const PodOptions& 
   workload["namespace"] = "$(POD_NAMESPACE)";
   workload["ip"] = "$(POD_IP)";
   workload["service_account"] = "$(SERVICE_ACCOUNT)";
+  if (options.forward_inbound_to_localhost) {
+    // The opt-in of sidecar.remora.io/forwardInboundToLocalhost (proxy/config: inbound.forward_to).
+    config["inbound"]["forward_to"] = "localhost";
+  }
   config["health"] = absl::StrCat("0.0.0.0:", kHealthPort);
   config["prometheus"] = absl::StrCat("0.0.0.0:", kPrometheusPort);
   if (app_probes.is_object() && !app_probes.empty()) {

@@ -25,9 +25,12 @@ inline constexpr int kPrometheusPort = 15090;
 // Ports a pod's own containers must not use: the proxy binds them in the shared network namespace.
 inline constexpr int kReservedPorts[] = {kAdminPort, kOutboundCapturePort, kInboundCapturePort,
                                          15021, kPrometheusPort};
-// Never captured inbound: 15020 (reserved, as in Istio), health and metrics, so the kubelet and
-// Prometheus reach the proxy directly.
-inline constexpr int kExcludedInboundPorts[] = {15020, 15021, kPrometheusPort};
+// Never captured inbound: health and metrics, so the kubelet and Prometheus reach the proxy
+// directly (remora-init excludes them anyway). Not 15020: Istio excludes it for its agent's merged
+// metrics, but nothing of Remora listens there, so excluding it only let an app listening on 15020
+// be reached without mTLS (issue 16). It is captured like any app port; reserving it instead would
+// not close the hole, since an app need not declare a port to listen on it.
+inline constexpr int kExcludedInboundPorts[] = {15021, kPrometheusPort};
 
 inline constexpr char kTokenVolume[] = "remora-token";
 inline constexpr char kCaVolume[] = "remora-ca";

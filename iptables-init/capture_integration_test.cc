@@ -22,6 +22,7 @@ namespace {
 
 using testing::AcceptTcp;
 using testing::ConnectTcp;
+using testing::ConnectTcpFrom;
 using testing::Credentials;
 using ::testing::HasSubstr;
 using testing::ListenTcp;
@@ -35,6 +36,9 @@ constexpr char kPeerIp[] = "192.0.2.1";
 constexpr char kPeerIp2[] = "192.0.2.3";
 constexpr char kPodIp6[] = "fd00:72::2";
 constexpr char kPeerIp6[] = "fd00:72::1";
+// Where the proxy's connections to the app come from (Istio's inbound passthrough addresses).
+constexpr char kPassthroughSource[] = "127.0.0.6";
+constexpr char kPassthroughSource6[] = "::6";
 const Credentials kProxy{1337, 1337};
 const Credentials kApp{1000, 1000};
 
@@ -326,6 +330,46 @@ TEST_P(CaptureTest, Ipv6OffLeavesIpv6TrafficAlone) {
   EXPECT_EQ(ArrivedAt(capture4, "IPv4 still captured"), Endpoint(kPeerIp, 9000));
 }
 
+// 15020 is no port of Remora's (Istio's agent listens there; Remora's proxy does not): an app
+// listening on it is captured like any other, not reachable around the mesh (issue 16, item 16).
+TEST_P(CaptureTest, Port15020IsCapturedLikeAnyAppPort) {
+  Install();
+  ScopedFd capture = Listen(*pod_, "0.0.0.0:15006");
+  ScopedFd app = Listen(*pod_, "0.0.0.0:15020");
+  ScopedFd c = ConnectFromPeer(Endpoint(kPodIp, 15020));
+  EXPECT_EQ(ArrivedAt(capture, "peer -> pod:15020"), Endpoint(kPodIp, 15020));
+  NothingAt(app, "app listening on 15020");
+}
+
+// The proxy forwards inbound connections to the pod's own address (not 127.0.0.1, where a
+// loopback-only debug listener of the app would be exposed), binding Istio's inbound passthrough
+// source 127.0.0.6 / ::6: those connections leave through lo and must reach the app, not the
+// inbound capture again (istio-iptables: `-A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN`).
+TEST_P(CaptureTest, InboundPassthroughFromTheProxyReachesTheAppNotTheCaptureAgain) {
+  Install();
+  ScopedFd inbound = Listen(*pod_, "[::]:15006");
+  ScopedFd inbound4 = Listen(*pod_, "0.0.0.0:15006");
+  ScopedFd app = Listen(*pod_, "0.0.0.0:8080");
+  ScopedFd app6 = Listen(*pod_, "[::]:8080");
+  {
+    absl::StatusOr<ScopedFd> c =
+        ConnectTcpFrom(*pod_, kPassthroughSource, Endpoint(kPodIp, 8080), kProxy);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(AcceptTcp(app).ok()) << "proxy from 127.0.0.6 -> pod:8080 did not reach the app";
+  }
+  {
+    absl::StatusOr<ScopedFd> c =
+        ConnectTcpFrom(*pod_, kPassthroughSource6, Endpoint(kPodIp6, 8080), kProxy);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(AcceptTcp(app6).ok()) << "proxy from ::6 -> [pod]:8080 did not reach the app";
+  }
+  NothingAt(inbound, "IPv6 inbound capture");
+  NothingAt(inbound4, "IPv4 inbound capture");
+  // Any other connection of the proxy to its own pod address still takes the inbound path.
+  ScopedFd self = Connect(Endpoint(kPodIp, 8080), kProxy);
+  EXPECT_EQ(ArrivedAt(inbound4, "proxy -> pod:8080"), Endpoint(kPodIp, 8080));
+}
+
 TEST_P(CaptureTest, RunningAgainGivesExactlyTheSameRules) {
   Install();
   const std::string first = RulesetSnapshot(*pod_);
@@ -453,6 +497,77 @@ TEST_P(CaptureTest, FailureNamesTheCommandAndItsError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CaptureTest,
+                         ::testing::Values("nft", "iptables-nft", "iptables-legacy"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+// A pod whose IPv6 stack is up with nothing but link-local addresses (before SLAAC or DHCPv6 gave
+// it more, or on a network that never will): IPv6 reaches it all the same, so with --ipv6=auto it
+// must be captured, never left open (issue 16, item 2).
+class LinkLocalIpv6Test : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create network namespaces";
+    const std::string& backend = GetParam();
+    const std::string program = backend == "nft" ? "nft" : absl::StrCat(backend, "-restore");
+    if (FindProgram(program).empty()) GTEST_SKIP() << program << " is not installed";
+    absl::StatusOr<NetNs> pod = NetNs::Create("remora-init-t");
+    ASSERT_TRUE(pod.ok()) << pod.status();
+    pod_.emplace(std::move(*pod));
+    absl::StatusOr<NetNs> peer = NetNs::Create("remora-init-t");
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    peer_.emplace(std::move(*peer));
+    VethPair::End pod_end{&*pod_, "eth0", {absl::StrCat(kPodIp, "/24"), "fe80::2/64"}};
+    VethPair::End peer_end{&*peer_, "eth0", {absl::StrCat(kPeerIp, "/24"), "fe80::1/64"}};
+    pod_end.only_listed_ipv6 = true;
+    peer_end.only_listed_ipv6 = true;
+    absl::StatusOr<VethPair> veth = VethPair::Create(pod_end, peer_end);
+    ASSERT_TRUE(veth.ok()) << veth.status();
+    veth_.emplace(std::move(*veth));
+    absl::StatusOr<CommandResult> global =
+        pod_->Run({"ip", "-6", "addr", "show", "scope", "global"});
+    ASSERT_TRUE(global.ok() && global->ok());
+    ASSERT_EQ(global->out, "") << "the pod must have no global IPv6 address";
+  }
+
+  std::optional<NetNs> pod_;
+  std::optional<NetNs> peer_;
+  std::optional<VethPair> veth_;
+};
+
+TEST_P(LinkLocalIpv6Test, Ipv6IsCapturedWhenThePodHasOnlyALinkLocalAddress) {
+  absl::StatusOr<CommandResult> r =
+      pod_->Run({RemoraInitPath(), absl::StrCat("--backend=", GetParam())});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_THAT(r->err, HasSubstr("IPv4 and IPv6"));
+
+  absl::StatusOr<ScopedFd> inbound = ListenTcp(*pod_, "[::]:15006");
+  absl::StatusOr<ScopedFd> app = ListenTcp(*pod_, "[::]:8080");  // the app, on every address
+  absl::StatusOr<ScopedFd> server = ListenTcp(*peer_, "[::]:9000");
+  ASSERT_TRUE(inbound.ok() && app.ok() && server.ok());
+
+  // Inbound over IPv6 lands on the proxy, not on the app.
+  absl::StatusOr<ScopedFd> in = ConnectTcp(*peer_, "[fe80::2%eth0]:8080");
+  ASSERT_TRUE(in.ok()) << in.status();
+  absl::StatusOr<ScopedFd> at_proxy = AcceptTcp(*inbound);
+  ASSERT_TRUE(at_proxy.ok()) << "peer -> [fe80::2]:8080 was not captured: " << at_proxy.status();
+  EXPECT_EQ(testing::OriginalDestination(*at_proxy).value_or(""), "[fe80::2]:8080");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(AcceptTcp(*app, kNone).status()))
+      << "the app was reached over IPv6 around the proxy";
+
+  // The app's outbound IPv6 is captured too. A link-local destination ties the app's socket to
+  // eth0, so once redirected to [::1]:15001 its handshake cannot complete: the call fails closed,
+  // and never reaches the peer around the proxy.
+  (void)ConnectTcp(*pod_, "[fe80::1%eth0]:9000", kApp, absl::Seconds(1));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(AcceptTcp(*server, kNone).status()))
+      << "the app reached the peer over IPv6 around the proxy";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LinkLocalIpv6Test,
                          ::testing::Values("nft", "iptables-nft", "iptables-legacy"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;

@@ -124,13 +124,46 @@ absl::StatusOr<IptablesTools> DetectIptables(CommandRunner& runner) {
   return best->tools;
 }
 
+// The namespace's IPv6 addresses; "" when the kernel has IPv6 disabled (no such file).
+absl::StatusOr<std::string> ReadIpv6Addresses(Environment& env) {
+  absl::StatusOr<std::string> addresses = ReadFile(env.if_inet6_path);
+  if (absl::IsNotFound(addresses.status())) return std::string();
+  return addresses;
+}
+
 absl::StatusOr<bool> ResolveIpv6(Ipv6Mode mode, Environment& env) {
   if (mode != Ipv6Mode::kAuto) return mode == Ipv6Mode::kOn;
-  absl::StatusOr<std::string> addresses = ReadFile(env.if_inet6_path);
-  // No such file: the kernel has IPv6 disabled, so there is no IPv6 traffic.
-  if (absl::IsNotFound(addresses.status())) return false;
-  if (!addresses.ok()) return addresses.status();
-  return HasRoutableIpv6(*addresses);
+  std::string addresses;
+  ASSIGN_OR_RETURN(addresses, ReadIpv6Addresses(env));
+  return HasIpv6OutsideLoopback(addresses);
+}
+
+// /proc/net/if_inet6 spells ::6 on lo this way (address, index, prefix, scope, flags, name).
+bool ListsPassthroughAddress(absl::string_view if_inet6) {
+  for (absl::string_view line : absl::StrSplit(if_inet6, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    if (fields.size() >= 6 && fields[0] == "00000000000000000000000000000006" &&
+        fields[5] == "lo") {
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr char kPassthroughAddressOnLo[] = "::6/128";
+
+// The proxy binds ::6 for its IPv6 connections to the app (rule_model.h); unlike 127.0.0.6 it is
+// not local until added to lo, as istio-iptables does (`ip -6 addr add ::6/128 dev lo`).
+// `replace` makes a rerun a no-op.
+absl::StatusOr<Step> PassthroughAddressStep(CommandRunner& runner) {
+  if (!runner.HasProgram("ip")) {
+    return absl::NotFoundError(
+        "IPv6 capture needs the ip program (Debian package iproute2) to add ::6 to lo; install it "
+        "or pass --ipv6=off");
+  }
+  return Step{"add the inbound passthrough address ::6 to lo",
+              Command{{"ip", "-6", "address", "replace", kPassthroughAddressOnLo, "dev", "lo"}, ""},
+              std::nullopt};
 }
 
 std::string Families(bool ipv6) { return ipv6 ? "IPv4 and IPv6" : "IPv4 only"; }
@@ -239,12 +272,13 @@ void AddLeftoverCleanup(const std::string& chosen, CommandRunner& runner, Plan* 
 
 }  // namespace
 
-bool HasRoutableIpv6(absl::string_view if_inet6) {
-  // Each line: address, interface index, prefix length, scope, flags, interface name. Scope 00 is
-  // global, which includes unique-local (fc00::/7) addresses; link-local is 20, host 10.
+bool HasIpv6OutsideLoopback(absl::string_view if_inet6) {
+  // Each line: address, interface index, prefix length, scope, flags, interface name. Any scope
+  // counts: a link-local address (scope 20) is enough for a peer on the link to connect, and a
+  // global one may be added after this runs (SLAAC), so only "no IPv6 at all" is left alone.
   for (absl::string_view line : absl::StrSplit(if_inet6, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    if (fields.size() >= 6 && fields[3] == "00" && fields[5] != "lo") return true;
+    if (fields.size() >= 6 && fields[5] != "lo") return true;
   }
   return false;
 }
@@ -293,6 +327,12 @@ absl::StatusOr<Plan> PlanInstall(const CaptureOptions& options, Environment& env
   } else {
     plan.summary = absl::StrCat("nft (table inet ", kNftTable, "), ", Families(ipv6));
     plan.steps.push_back(NftInstallStep(model));
+  }
+  if (ipv6) {
+    // After the rules: when it fails, their change is undone with them.
+    Step address;
+    ASSIGN_OR_RETURN(address, PassthroughAddressStep(runner));
+    plan.steps.push_back(std::move(address));
   }
   AddLeftoverCleanup(tools.has_value() ? tools->variant : "nft", runner, &plan);
   return plan;
@@ -350,6 +390,14 @@ absl::StatusOr<Plan> PlanCleanup(const CaptureOptions& options, Environment& env
   if (looked_at.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot inspect the rules of this namespace: ", absl::StrJoin(problems, "; ")));
+  }
+  // The address an install with IPv6 added to lo.
+  absl::StatusOr<std::string> addresses = ReadIpv6Addresses(env);
+  if (addresses.ok() && ListsPassthroughAddress(*addresses) && runner.HasProgram("ip")) {
+    plan.steps.push_back(
+        Step{"remove the inbound passthrough address ::6 from lo",
+             Command{{"ip", "-6", "address", "del", kPassthroughAddressOnLo, "dev", "lo"}, ""},
+             std::nullopt});
   }
   plan.summary = absl::StrJoin(looked_at, ", ");
   for (const std::string& p : problems) plan.notes.push_back(absl::StrCat("skipped ", p));

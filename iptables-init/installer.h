@@ -55,8 +55,9 @@ std::string FormatSteps(const Plan& plan);
 // worked.
 absl::Status ExecutePlan(const Plan& plan, CommandRunner& runner);
 
-// Whether /proc/net/if_inet6 content lists a global or unique-local address on an interface other
-// than lo: the namespace has IPv6 traffic to capture.
-bool HasRoutableIpv6(absl::string_view if_inet6);
+// Whether /proc/net/if_inet6 content lists any address (link-local included) on an interface
+// other than lo: the pod's IPv6 stack is up, so IPv6 can reach it and must be captured (--ipv6=auto
+// never leaves IPv6 open; issue 16).
+bool HasIpv6OutsideLoopback(absl::string_view if_inet6);
 
 }  // namespace remora::iptables_init

@@ -198,26 +198,50 @@ TEST_F(InstallerTest, UsesPlainIptablesNamesWhenTheyAreTheVariant) {
 
 TEST_F(InstallerTest, DetectsIpv6FromTheNamespacesAddresses) {
   EXPECT_TRUE(
-      HasRoutableIpv6("00000000000000000000000000000001 01 80 10 80       lo\n"
-                      "fd000072000000000000000000000002 02 40 00 80     eth0\n"));
-  EXPECT_TRUE(HasRoutableIpv6("20010db8000000000000000000000001 05 40 00 00 net1\n"));
-  EXPECT_FALSE(
-      HasRoutableIpv6("00000000000000000000000000000001 01 80 10 80       lo\n"
-                      "fe800000000000000000000000000001 02 40 20 80     eth0\n"));
-  EXPECT_FALSE(HasRoutableIpv6(""));
+      HasIpv6OutsideLoopback("00000000000000000000000000000001 01 80 10 80       lo\n"
+                             "fd000072000000000000000000000002 02 40 00 80     eth0\n"));
+  EXPECT_TRUE(HasIpv6OutsideLoopback("20010db8000000000000000000000001 05 40 00 00 net1\n"));
+  // A link-local address is enough: IPv6 reaches the pod over it (issue 16).
+  EXPECT_TRUE(
+      HasIpv6OutsideLoopback("00000000000000000000000000000001 01 80 10 80       lo\n"
+                             "fe800000000000000000000000000001 02 40 20 80     eth0\n"));
+  EXPECT_FALSE(HasIpv6OutsideLoopback("00000000000000000000000000000001 01 80 10 80       lo\n"));
+  EXPECT_FALSE(HasIpv6OutsideLoopback(""));
 
   Variant("nft", "", "");
-  env_.if_inet6_path = WriteIfInet6("fd000072000000000000000000000002 02 40 00 80     eth0\n");
+  runner_.Program("ip");
+  env_.if_inet6_path = WriteIfInet6("fe800000000000000000000000000002 02 40 20 80     eth0\n");
   absl::StatusOr<Plan> plan = PlanInstall(Options("iptables-nft", "auto"), env_);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->summary, "iptables-nft (nat chains REMORA_*), IPv4 and IPv6");
-  ASSERT_EQ(plan->steps.size(), 2u);
+  ASSERT_EQ(plan->steps.size(), 3u);
   EXPECT_EQ(plan->steps[1].command.argv[0], "ip6tables-nft-restore");
+  EXPECT_THAT(plan->steps[2].command.argv,
+              ElementsAre("ip", "-6", "address", "replace", "::6/128", "dev", "lo"));
 
   env_.if_inet6_path = "/nonexistent/if_inet6";  // IPv6 disabled in the kernel
   plan = PlanInstall(Options("iptables-nft", "auto"), env_);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->steps.size(), 1u);
+}
+
+TEST_F(InstallerTest, Ipv6NeedsTheIpProgramForThePassthroughAddress) {
+  NftWorks();
+  absl::StatusOr<Plan> plan = PlanInstall(Options("nft", "on"), env_);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(plan.status().message(),
+              HasSubstr("IPv6 capture needs the ip program (Debian package iproute2)"));
+}
+
+TEST_F(InstallerTest, CleanupRemovesThePassthroughAddress) {
+  NftWorks();
+  runner_.Program("ip");
+  env_.if_inet6_path = WriteIfInet6("00000000000000000000000000000006 01 80 10 80       lo\n");
+  absl::StatusOr<Plan> plan = PlanCleanup(Options("nft"), env_);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_FALSE(plan->steps.empty());
+  EXPECT_THAT(plan->steps.back().command.argv,
+              ElementsAre("ip", "-6", "address", "del", "::6/128", "dev", "lo"));
 }
 
 TEST_F(InstallerTest, Ipv6NeedsIp6tables) {
@@ -242,9 +266,10 @@ TEST_F(InstallerTest, Ipv6OffRemovesIpv6RulesLeftByAnEarlierRun) {
 
 TEST_F(InstallerTest, FailureUndoesTheFirstFamilyAndNamesTheCommand) {
   Variant("nft", kOthers, "");
+  runner_.Program("ip");
   absl::StatusOr<Plan> plan = PlanInstall(Options("iptables-nft", "on"), env_);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  ASSERT_EQ(plan->steps.size(), 2u);
+  ASSERT_EQ(plan->steps.size(), 3u);  // IPv4, IPv6, the ::6 address
   runner_.Answer("iptables-nft-restore --noflush --wait=10", {0, "", ""});
   runner_.Answer("ip6tables-nft-restore --noflush --wait=10",
                  {1, "", "ip6tables-restore: line 9 failed\n"});
@@ -266,6 +291,7 @@ TEST_F(InstallerTest, FailureUndoesTheFirstFamilyAndNamesTheCommand) {
 
 TEST_F(InstallerTest, FailedUndoIsReportedToo) {
   Variant("nft", "", "");
+  runner_.Program("ip");
   absl::StatusOr<Plan> plan = PlanInstall(Options("iptables-nft", "on"), env_);
   ASSERT_TRUE(plan.ok()) << plan.status();
   runner_.Answer("iptables-nft-restore --noflush --wait=10", {0, "", ""});

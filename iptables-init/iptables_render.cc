@@ -123,6 +123,7 @@ std::vector<std::string> RuleLines(const std::string& chain, const Rule& rule) {
   for (const std::string& destination : destinations) {
     for (const std::string& ports : port_matches) {
       std::vector<std::string> parts{"-A", chain};
+      if (m.source) parts.push_back(absl::StrCat("-s ", m.source->ToString()));
       if (m.destination_not) parts.push_back(absl::StrCat("! -d ", m.destination_not->ToString()));
       if (!destination.empty()) parts.push_back(destination);
       if (!m.out_interface.empty()) parts.push_back(absl::StrCat("-o ", m.out_interface));

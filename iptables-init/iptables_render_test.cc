@@ -58,9 +58,10 @@ TEST(IptablesRenderTest, TypicalPodIpv4) {
                 "# remora-init: Remora traffic capture (iptables, nat table, chains REMORA_*).\n",
                 kHeader,
                 "-A REMORA_INBOUND -p tcp -m multiport --dports "
-                "15000,15001,15006,15020,15021,15090 -j RETURN\n"
+                "15000,15001,15006,15021,15090 -j RETURN\n"
                 "-A REMORA_INBOUND -p tcp -j REMORA_IN_REDIRECT\n"
                 "-A REMORA_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
+                "-A REMORA_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN\n"
                 "-A REMORA_OUTPUT ! -d 127.0.0.1/32 -o lo -m owner --uid-owner 1337 -j "
                 "REMORA_INBOUND\n"
                 "-A REMORA_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
@@ -89,9 +90,10 @@ TEST(IptablesRenderTest, DualStackSplitsRulesByFamily) {
           "# remora-init: Remora traffic capture (ip6tables, nat table, chains REMORA_*).\n",
           kHeader,
           "-A REMORA_INBOUND -p tcp -m multiport --dports "
-          "15000,15001,15006,15020,15021,15090 -j RETURN\n"
+          "15000,15001,15006,15021,15090 -j RETURN\n"
           "-A REMORA_INBOUND -p tcp -m tcp --dport 8080 -j REMORA_IN_REDIRECT\n"
           "-A REMORA_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
+          "-A REMORA_OUTPUT -s ::6/128 -o lo -j RETURN\n"
           "-A REMORA_OUTPUT ! -d ::1/128 -o lo -m owner --uid-owner 1337 -j REMORA_INBOUND\n"
           "-A REMORA_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
           "-A REMORA_OUTPUT ! -d ::1/128 -o lo -m owner --gid-owner 1337 -j REMORA_INBOUND\n"
@@ -110,6 +112,8 @@ TEST(IptablesRenderTest, DualStackSplitsRulesByFamily) {
                             "-j REMORA_REDIRECT\n"));
   EXPECT_THAT(v4, Not(HasSubstr("fd00")));
   EXPECT_THAT(v4, Not(HasSubstr("::1")));
+  EXPECT_THAT(v4, HasSubstr("-A REMORA_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN\n"));
+  EXPECT_THAT(v4, Not(HasSubstr("::6")));
 }
 
 TEST(IptablesRenderTest, SplitsPortListsIntoMultiportGroupsOfFifteen) {

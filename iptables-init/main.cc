@@ -25,12 +25,13 @@ constexpr char kUsage[] =
     "\n"
     "Inbound TCP to the pod is redirected to the proxy's inbound capture port and outbound TCP\n"
     "to its outbound capture port. Connections of the proxy's UID or GID are not captured, apart\n"
-    "from its calls to the pod's own IP, which take the inbound path; the app's loopback traffic\n"
-    "is not captured; the proxy's own ports (15000, 15020, 15021, 15090 and the capture ports) "
-    "are\n"
-    "never captured inbound. An outbound connection is captured when its destination is in\n"
-    "--outbound-cidrs and its port in --outbound-ports, and neither is excluded: exclusions\n"
-    "always win over inclusions.\n"
+    "from its calls to the pod's own IP, which take the inbound path; the proxy's connections to\n"
+    "the app from 127.0.0.6 / ::6 (Istio's inbound passthrough source; ::6 is added to lo) and "
+    "the\n"
+    "app's loopback traffic are not captured; the proxy's own ports (15000, 15021, 15090 and the\n"
+    "capture ports) are never captured inbound. An outbound connection is captured when its\n"
+    "destination is in --outbound-cidrs and its port in --outbound-ports, and neither is\n"
+    "excluded: exclusions always win over inclusions.\n"
     "\n"
     "Port lists are comma-separated (8080,9090); \"*\" means every port; an empty list captures\n"
     "nothing in that direction. CIDR lists likewise (10.0.0.0/8,fd00::/8).\n"
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
   flags.String("exclude-outbound-cidrs", &values.exclude_outbound_cidrs,
                "outbound destinations never captured (CIDRs)");
   flags.String("ipv6", &values.ipv6,
-               "capture IPv6 too: auto (when a non-loopback interface has a global or ULA IPv6 "
-               "address), on, off");
+               "capture IPv6 too: auto (when an interface other than lo has any IPv6 address, "
+               "link-local included), on, off");
   flags.String("backend", &values.backend, "auto, nft, iptables, iptables-nft, iptables-legacy");
   flags.Bool("dry-run", &dry_run, "print exactly what would be applied and change nothing");
   flags.Bool("cleanup", &cleanup, "remove the capture rules instead of installing them");

@@ -40,7 +40,8 @@ absl::string_view AddressKeyword(RuleFamily family) {
 
 std::string RenderMatch(const Match& m) {
   std::vector<std::string> parts;
-  const bool has_address = m.destination_not.has_value() || !m.destinations.empty();
+  const bool has_address =
+      m.source.has_value() || m.destination_not.has_value() || !m.destinations.empty();
   // An address match implies its family; otherwise say it explicitly.
   if (m.family != RuleFamily::kAny && !has_address) {
     parts.push_back(m.family == RuleFamily::kIpv4 ? "meta nfproto ipv4" : "meta nfproto ipv6");
@@ -48,6 +49,9 @@ std::string RenderMatch(const Match& m) {
   if (!m.out_interface.empty()) parts.push_back(absl::StrCat("oifname \"", m.out_interface, "\""));
   if (m.owner_uid) parts.push_back(absl::StrCat("meta skuid ", *m.owner_uid));
   if (m.owner_gid) parts.push_back(absl::StrCat("meta skgid ", *m.owner_gid));
+  if (m.source) {
+    parts.push_back(absl::StrCat(AddressKeyword(m.family), " saddr ", NftAddress(*m.source)));
+  }
   if (m.destination_not) {
     parts.push_back(
         absl::StrCat(AddressKeyword(m.family), " daddr != ", NftAddress(*m.destination_not)));

@@ -166,7 +166,7 @@ std::string JoinCidrs(const std::vector<Cidr>& cidrs) {
 std::vector<uint16_t> InboundExcludedPorts(const CaptureOptions& options) {
   std::vector<uint16_t> ports = options.exclude_inbound_ports;
   for (uint16_t p : {options.inbound_capture_port, options.outbound_capture_port, kAdminPort,
-                     kHealthPort, kReadinessPort, kPrometheusPort}) {
+                     kReadinessPort, kPrometheusPort}) {
     ports.push_back(p);
   }
   std::sort(ports.begin(), ports.end());

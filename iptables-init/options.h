@@ -16,10 +16,15 @@
 
 namespace remora::iptables_init {
 
-// The proxy's fixed ports besides the two capture ports (README, ARCHITECTURE.md): admin API,
-// health (15020, kubelet readiness 15021) and Prometheus. They are never captured inbound.
+// The proxy's fixed ports besides the two capture ports (README, ARCHITECTURE.md): admin API
+// (loopback only), kubelet readiness and Prometheus. They are never captured inbound.
+//
+// 15020 is not among them. Istio excludes it because its agent serves merged metrics there;
+// Remora has no agent and nothing of Remora listens on 15020, so excluding it only opened a hole:
+// an app listening there was reachable without mTLS or policy (issue 16). It is captured like any
+// app port. (Reserving it in the injector instead would not help: an app need not declare a port
+// to listen on it.)
 inline constexpr uint16_t kAdminPort = 15000;
-inline constexpr uint16_t kHealthPort = 15020;
 inline constexpr uint16_t kReadinessPort = 15021;
 inline constexpr uint16_t kPrometheusPort = 15090;
 
@@ -30,7 +35,7 @@ struct FlagValues {
   std::string proxy_uid = "1337";
   std::string proxy_gid = "1337";
   std::string inbound_ports = "*";
-  std::string exclude_inbound_ports = "15020,15021,15090";
+  std::string exclude_inbound_ports = "";
   std::string outbound_ports = "*";
   std::string exclude_outbound_ports = "";
   std::string outbound_cidrs = "*";
@@ -89,8 +94,8 @@ absl::StatusOr<CaptureOptions> ParseCaptureOptions(const FlagValues& flags);
 // ToFlagValues(o)) == o for every valid `o`.
 FlagValues ToFlagValues(const CaptureOptions& options);
 
-// The ports never captured inbound: the proxy's own ports (both capture ports, admin, health,
-// readiness, Prometheus) and --exclude-inbound-ports. Sorted, unique.
+// The ports never captured inbound: the proxy's own ports (both capture ports, admin, readiness,
+// Prometheus) and --exclude-inbound-ports. Sorted, unique.
 std::vector<uint16_t> InboundExcludedPorts(const CaptureOptions& options);
 
 absl::string_view BackendName(Backend backend);

@@ -72,8 +72,21 @@ Chain InboundChain(const CaptureOptions& o) {
   return chain;
 }
 
+Cidr PassthroughSource(IpFamily family) {
+  return *Cidr::Parse(family == IpFamily::kIpv4 ? kInboundPassthroughSourceIpv4
+                                                : kInboundPassthroughSourceIpv6);
+}
+
 Chain OutboundChain(const CaptureOptions& o, const std::vector<IpFamily>& families) {
   Chain chain{ChainId::kOutbound, {}};
+  // The proxy forwarding an inbound connection to the app at the pod's own address (see the
+  // header): it reaches the app as it is, before the self-call rule below could capture it.
+  for (IpFamily family : families) {
+    Match passthrough = OutInterface("lo");
+    passthrough.family = ToRuleFamily(family);
+    passthrough.source = PassthroughSource(family);
+    chain.rules.push_back({passthrough, Return()});
+  }
   // The proxy's own connections are never captured, except a call to the pod's own address (it
   // leaves through lo): that one goes through the inbound rules, so a pod calling itself meets
   // its own inbound policy. Loopback destinations (the proxy reaching the app on 127.0.0.1) are

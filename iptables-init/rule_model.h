@@ -7,6 +7,13 @@
 // same policy as any caller); the app's other loopback traffic returns; excluded ports and networks
 // return; selected destinations are redirected to the outbound capture port. Every rule only sees
 // the first packet of a connection (nat hooks), so established traffic costs nothing.
+//
+// The proxy reaches the app at the connection's original destination (the pod's own address), not
+// at 127.0.0.1, so a listener the app bound to localhost only is never exposed (Istio since 1.10).
+// That connection leaves through lo like a self-call, so it binds a source address of its own,
+// 127.0.0.6 (::6 for IPv6), and the first outbound rule lets connections from that source over lo
+// through untouched; without it they would be captured again and loop through the proxy. This is
+// istio-iptables' `-A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN` (and ::6/128 for ip6tables).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +26,12 @@
 
 namespace remora::iptables_init {
 
+// The source addresses of the proxy's connections to the app (Istio's inbound passthrough
+// addresses; a contract with remora-proxy, proxy/inbound). IPv4's whole 127.0.0.0/8 is local; ::6
+// is not, so remora-init adds it to lo when it captures IPv6 (as istio-iptables does).
+inline constexpr char kInboundPassthroughSourceIpv4[] = "127.0.0.6";
+inline constexpr char kInboundPassthroughSourceIpv6[] = "::6";
+
 // Which address family a rule applies to. kAny rules are rendered for both.
 enum class RuleFamily { kAny, kIpv4, kIpv6 };
 
@@ -30,6 +43,7 @@ struct Match {
   std::string out_interface;             // "" = any
   std::optional<uint32_t> owner_uid;     // socket owner (OUTPUT only)
   std::optional<uint32_t> owner_gid;
+  std::optional<Cidr> source;           // source in this network
   std::optional<Cidr> destination_not;  // destination outside this network
   std::vector<Cidr> destinations;       // destination in any of these (one family); empty = any
   std::vector<uint16_t> ports;          // TCP destination port in any of these; empty = any

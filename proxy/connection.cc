@@ -1,6 +1,7 @@
 #include "proxy/connection.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -40,6 +41,18 @@ awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
                                                        const tcp::endpoint& to, Session& session,
                                                        Clock::duration timeout) {
   tcp::socket socket(io);
+  if (session.upstream_source.has_value()) {
+    const tcp::endpoint from(*session.upstream_source, 0);
+    error_code ec;
+    if (socket.open(to.protocol(), ec); !ec) socket.bind(from, ec);
+    if (ec) {
+      co_return absl::UnavailableError(absl::StrCat(
+          "connect to ", net::ToString(to), ": bind ", net::ToString(from), ": ", ec.message(),
+          ec.value() == EADDRNOTAVAIL
+              ? " (remora-init adds ::6 to lo when it captures IPv6; run it with --ipv6=on)"
+              : ""));
+    }
+  }
   session.TrackSocket(&socket);
   session.Enter(Session::Phase::kConnect, timeout);
   auto [ec] = co_await socket.async_connect(to, kUseTuple);

@@ -4,9 +4,12 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proxy/config/proxy_config.h"
+#include "proxy/connection_limits.h"
 #include "proxy/net/buffer_pool.h"
 #include "proxy/net/stream.h"
 #include "proxy/proxy_stats.h"
@@ -22,6 +25,20 @@ struct ListenerRuntime {
   ListenerStats* stats;
 };
 
+// A refusal that can come in floods: logged at most once a second, with how many it stands for.
+struct FloodLog {
+  Clock::time_point last{};
+  int64_t folded = 0;
+  // Counts one refusal; true (and the count so far in `*count`) when a line is due now.
+  bool Due(int64_t* count) {
+    ++folded;
+    if (Clock::now() - last <= std::chrono::seconds(1)) return false;
+    last = Clock::now();
+    *count = std::exchange(folded, 0);
+    return true;
+  }
+};
+
 // A worker's resources, used by the connections it serves, all on the worker's thread.
 struct WorkerResources {
   asio::io_context& io;
@@ -31,6 +48,12 @@ struct WorkerResources {
   uint64_t round_robin = 0;  // endpoint choice for virtual addresses
   // The worker's newest snapshot: long-lived HTTP connections authorize each request with it.
   const std::shared_ptr<const Snapshot>* latest = nullptr;
+  // Shared by every worker of the proxy: per-direction and per-source counts (limits).
+  ConnectionCounts* counts = nullptr;
+  // Every endpoint the proxy itself serves (its listeners, admin, health, metrics): an inbound
+  // original destination among them would make the proxy dial itself.
+  const std::vector<tcp::endpoint>* own_endpoints = nullptr;
+  FloodLog source_overload_log;
 };
 
 // Connects to `to` within the session's connect timeout.

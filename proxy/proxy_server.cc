@@ -256,7 +256,7 @@ absl::Status ProxyServer::Start() {
   }
   for (int64_t i = 0; i < config_->limits.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), config_->limits, proxy_stats_,
-                                                active_connections_));
+                                                active_connections_, connection_counts_));
     if (absl::Status s = workers_.back()->Bind(listeners, stats, bound_); !s.ok()) return s;
   }
   active_listeners_ = listeners;

@@ -62,6 +62,7 @@ class ProxyServer final : public admin::AdminView {
   std::vector<std::unique_ptr<ListenerStats>> listener_stats_;
   StatsRegistry registry_;
   std::atomic<int64_t> active_connections_{0};
+  ConnectionCounts connection_counts_;  // shared by the workers: per-direction, per-source limits
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<tcp::endpoint> bound_;
   std::vector<ListenerConfig> active_listeners_;  // what was bound, parallel to bound_

@@ -11,6 +11,12 @@ namespace remora::proxy {
   GAUGE(downstream_cx_active, "Connections open now")                                         \
   COUNTER(downstream_cx_refused, "Connections refused, for any reason (each one is logged)")  \
   COUNTER(overload_refused, "Connections refused because max_connections was reached")        \
+  COUNTER(direction_overload_refused,                                                         \
+          "Connections refused because max_inbound_connections or max_outbound_connections "  \
+          "(this listener's direction) was reached")                                          \
+  COUNTER(source_overload_refused,                                                            \
+          "Inbound connections refused because their source address already had "             \
+          "max_handshakes_per_source connections in protocol detection or TLS handshake")     \
   COUNTER(tls_handshake_ok, "Successful mTLS handshakes")                                     \
   COUNTER(tls_handshake_failed, "mTLS handshakes that failed or whose peer was refused")      \
   COUNTER(plaintext_refused, "Plaintext connections refused because the port requires mTLS")  \

@@ -9,6 +9,7 @@
 #include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/stats.h"
@@ -78,6 +79,11 @@ class Session : public boost::intrusive::list_base_hook<
     Counter* denied = nullptr;
   };
   std::unique_ptr<Admission> admission;
+
+  // The source address ConnectUpstream binds; unset lets the kernel choose. An inbound connection
+  // forwarded to the pod's own address sets Istio's inbound passthrough source (127.0.0.6, ::6),
+  // which the capture rules let through to the app (iptables-init/rule_model.h).
+  std::optional<asio::ip::address> upstream_source;
 
  private:
   Phase phase_ = Phase::kSniff;

@@ -13,14 +13,15 @@
 namespace remora::proxy {
 
 Worker::Worker(int index, const Limits& limits, ProxyStats& proxy_stats,
-               std::atomic<int64_t>& active_connections)
+               std::atomic<int64_t>& active_connections, ConnectionCounts& counts)
     : index_(index),
       limits_(limits),
       proxy_stats_(proxy_stats),
       active_connections_(active_connections),
+      counts_(counts),
       pool_(static_cast<size_t>(limits.buffer_size), 256),
       work_(asio::make_work_guard(io_)),
-      resources_{io_, pool_, sessions_, proxy_stats_, 0, &snapshot_},
+      resources_{io_, pool_, sessions_, proxy_stats_, 0, &snapshot_, &counts_, &own_endpoints_, {}},
       sweep_timer_(io_) {}
 
 Worker::~Worker() {
@@ -61,6 +62,13 @@ void Worker::Spawn(awaitable<void> task, const char* what) {
 
 void Worker::Start(std::shared_ptr<const Snapshot> snapshot) {
   snapshot_ = std::move(snapshot);
+  for (const std::unique_ptr<ListenerRuntime>& listener : listeners_) {
+    own_endpoints_.push_back(listener->bound);
+  }
+  const ProxyConfig& config = snapshot_->config();
+  for (const std::optional<tcp::endpoint>& e : {config.admin, config.health, config.prometheus}) {
+    if (e.has_value()) own_endpoints_.push_back(*e);
+  }
   for (size_t i = 0; i < listeners_.size(); ++i) {
     Spawn(AcceptLoop(*listeners_[i], acceptors_[i]), "accept loop");
   }
@@ -139,37 +147,53 @@ awaitable<void> Worker::AcceptLoop(ListenerRuntime& listener, tcp::acceptor& acc
       continue;
     }
     listener.stats->downstream_cx.Inc();
-    if (active_connections_.load(std::memory_order_relaxed) >= limits_.max_connections) {
-      listener.stats->overload_refused.Inc();
+    // Beyond a limit the socket closes here, counted, and logged once a second at most: an
+    // overload must not also flood the log.
+    const auto refuse = [&](Counter& counter, absl::string_view limit, int64_t value) {
+      counter.Inc();
       listener.stats->downstream_cx_refused.Inc();
       ++overload_since_log;
-      // One line per second at most: an overload must not also flood the log.
       if (Clock::now() - last_overload_log > std::chrono::seconds(1)) {
-        LOG_WARN(component, "refused ", overload_since_log,
-                 " connection(s): max_connections=", limits_.max_connections,
-                 " reached (raise limits.max_connections or add capacity)");
+        LOG_WARN(component, "refused ", overload_since_log, " connection(s): ", limit, "=", value,
+                 " reached (raise limits.", limit, " or add capacity)");
         last_overload_log = Clock::now();
         overload_since_log = 0;
       }
-      continue;  // the socket closes here
+    };
+    if (active_connections_.load(std::memory_order_relaxed) >= limits_.max_connections) {
+      refuse(listener.stats->overload_refused, "max_connections", limits_.max_connections);
+      continue;
     }
+    // Each direction has its own limit, so connections from the network cannot take the slots
+    // the app's own outbound calls need.
+    const bool inbound = listener.config.inbound;
+    std::atomic<int64_t>& direction_active = counts_.active(inbound);
+    const int64_t direction_limit = DirectionLimit(limits_, inbound);
+    if (direction_active.load(std::memory_order_relaxed) >= direction_limit) {
+      refuse(listener.stats->direction_overload_refused,
+             inbound ? "max_inbound_connections" : "max_outbound_connections", direction_limit);
+      continue;
+    }
+    direction_active.fetch_add(1, std::memory_order_relaxed);
     active_connections_.fetch_add(1, std::memory_order_relaxed);
     proxy_stats_.cx_active.Add();
     listener.stats->downstream_cx_active.Add();
     auto task = listener.config.inbound
                     ? inbound::ServeInbound(std::move(socket), snapshot_, listener, resources_)
                     : outbound::ServeOutbound(std::move(socket), snapshot_, listener, resources_);
-    asio::co_spawn(io_, std::move(task), [this, &listener, component](std::exception_ptr e) {
-      active_connections_.fetch_sub(1, std::memory_order_relaxed);
-      proxy_stats_.cx_active.Sub();
-      listener.stats->downstream_cx_active.Sub();
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        LOG_ERROR(component, "connection handler failed: ", ex.what());
-      }
-    });
+    asio::co_spawn(io_, std::move(task),
+                   [this, &listener, &direction_active, component](std::exception_ptr e) {
+                     direction_active.fetch_sub(1, std::memory_order_relaxed);
+                     active_connections_.fetch_sub(1, std::memory_order_relaxed);
+                     proxy_stats_.cx_active.Sub();
+                     listener.stats->downstream_cx_active.Sub();
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       LOG_ERROR(component, "connection handler failed: ", ex.what());
+                     }
+                   });
   }
 }
 

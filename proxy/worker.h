@@ -15,8 +15,10 @@ namespace remora::proxy {
 
 class Worker {
  public:
+  // `active_connections` counts every connection of the proxy (max_connections, drain);
+  // `counts` is shared by its workers too (per-direction and per-source limits).
   Worker(int index, const Limits& limits, ProxyStats& proxy_stats,
-         std::atomic<int64_t>& active_connections);
+         std::atomic<int64_t>& active_connections, ConnectionCounts& counts);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -46,6 +48,8 @@ class Worker {
   const Limits limits_;
   ProxyStats& proxy_stats_;
   std::atomic<int64_t>& active_connections_;
+  ConnectionCounts& counts_;
+  std::vector<tcp::endpoint> own_endpoints_;  // set by Start, before any connection
   // Outlives io_: sessions still suspended when io_ is destroyed return their buffers here.
   net::BufferPool pool_;
   asio::io_context io_{1};

@@ -126,6 +126,13 @@ absl::StatusOr<VethPair> VethPair::Create(End a, End b) {
   }
   VethPair pair(a.ns->name(), a.device);
   for (const End* end : {&a, &b}) {
+    if (end->only_listed_ipv6) {
+      if (absl::Status s =
+              end->ns->RunOk({"ip", "link", "set", end->device, "addrgenmode", "none"});
+          !s.ok()) {
+        return s;
+      }
+    }
     for (const std::string& address : end->addresses) {
       std::vector<std::string> argv{"ip", "addr", "add", address, "dev", end->device};
       if (absl::StrContains(address, ':')) argv.push_back("nodad");

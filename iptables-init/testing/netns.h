@@ -60,6 +60,9 @@ class VethPair {
     const NetNs* ns = nullptr;
     std::string device;  // e.g. "eth0"; unique within its namespace
     std::vector<std::string> addresses;
+    // No link-local address of the kernel's own (addrgenmode none): the end has exactly the IPv6
+    // addresses listed, e.g. only "fe80::2/64".
+    bool only_listed_ipv6 = false;
   };
   static absl::StatusOr<VethPair> Create(End a, End b);
 

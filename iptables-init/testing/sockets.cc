@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/netfilter_ipv4.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -28,7 +30,10 @@ absl::Status Errno(absl::string_view what, int error) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
 }
 
-absl::StatusOr<sockaddr_storage> ParseEndpoint(absl::string_view endpoint, socklen_t* len) {
+// An IPv6 host may carry a zone, "[fe80::1%eth0]:80": the interface name goes to `zone`, to be
+// resolved inside the namespace that owns the interface (SetZone).
+absl::StatusOr<sockaddr_storage> ParseEndpoint(absl::string_view endpoint, socklen_t* len,
+                                               std::string* zone = nullptr) {
   const auto bad = [&] {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", endpoint, "\" is not ip:port or [ipv6]:port"));
@@ -43,10 +48,13 @@ absl::StatusOr<sockaddr_storage> ParseEndpoint(absl::string_view endpoint, sockl
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET6, std::string(host.substr(1, host.size() - 2)).c_str(),
-                    &sin6->sin6_addr) != 1) {
-      return bad();
+    absl::string_view ip = host.substr(1, host.size() - 2);
+    if (const size_t percent = ip.find('%'); percent != absl::string_view::npos) {
+      if (zone == nullptr) return bad();
+      *zone = std::string(ip.substr(percent + 1));
+      ip = ip.substr(0, percent);
     }
+    if (::inet_pton(AF_INET6, std::string(ip).c_str(), &sin6->sin6_addr) != 1) return bad();
     *len = sizeof(sockaddr_in6);
   } else {
     auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
@@ -68,6 +76,16 @@ std::string FormatAddress(const sockaddr_storage& storage) {
   const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
   ::inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
   return absl::StrCat("[", text, "]:", ntohs(sin6->sin6_port));
+}
+
+// Inside the namespace: the interface index of `zone` becomes the address's scope. False (errno
+// set) when there is no such interface.
+bool SetZone(sockaddr_storage* address, const std::string& zone) {
+  if (zone.empty()) return true;
+  const unsigned index = ::if_nametoindex(zone.c_str());
+  if (index == 0) return false;
+  reinterpret_cast<sockaddr_in6*>(address)->sin6_scope_id = index;
+  return true;
 }
 
 // Child side: send `fd` (or, when it is -1, `error`) to the parent.
@@ -191,20 +209,47 @@ absl::StatusOr<ScopedFd> ListenTcp(const NetNs& ns, absl::string_view endpoint) 
 absl::StatusOr<ScopedFd> ConnectTcp(const NetNs& ns, absl::string_view endpoint,
                                     const std::optional<Credentials>& creds,
                                     absl::Duration timeout) {
+  return ConnectTcpFrom(ns, "", endpoint, creds, timeout);
+}
+
+absl::StatusOr<ScopedFd> ConnectTcpFrom(const NetNs& ns, absl::string_view source,
+                                        absl::string_view endpoint,
+                                        const std::optional<Credentials>& creds,
+                                        absl::Duration timeout) {
   socklen_t len = 0;
-  absl::StatusOr<sockaddr_storage> address = ParseEndpoint(endpoint, &len);
-  if (!address.ok()) return address.status();
+  std::string zone;
+  absl::StatusOr<sockaddr_storage> parsed = ParseEndpoint(endpoint, &len, &zone);
+  if (!parsed.ok()) return parsed.status();
+  sockaddr_storage address = *parsed;
+  sockaddr_storage from{};
+  socklen_t from_len = 0;
+  if (!source.empty()) {
+    const bool v6 = absl::StrContains(source, ':');
+    absl::StatusOr<sockaddr_storage> s = ParseEndpoint(
+        v6 ? absl::StrCat("[", source, "]:0") : absl::StrCat(source, ":0"), &from_len);
+    if (!s.ok()) return s.status();
+    from = *s;
+  }
   const std::string who =
       creds.has_value() ? absl::StrCat(" as uid ", creds->uid, " gid ", creds->gid) : "";
+  const std::string from_text = source.empty() ? "" : absl::StrCat(" (source ", source, ")");
   const timeval tv{static_cast<time_t>(absl::ToInt64Seconds(timeout)),
                    static_cast<suseconds_t>(absl::ToInt64Microseconds(timeout) % 1000000)};
   return SocketFromNetns(
-      ns, creds, absl::StrCat("connect to ", endpoint, " from ", ns.name(), who), [&]() -> int {
-        int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ns, creds, absl::StrCat("connect to ", endpoint, from_text, " from ", ns.name(), who),
+      [&]() -> int {
+        if (!SetZone(&address, zone)) return -1;
+        int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) return -1;
         // A blocking connect gives up after SO_SNDTIMEO.
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), len) != 0) {
+        if (from_len != 0 && ::bind(fd, reinterpret_cast<const sockaddr*>(&from), from_len) != 0) {
+          const int error = errno;
+          ::close(fd);
+          errno = error;
+          return -1;
+        }
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), len) != 0) {
           // A connect cut short by SO_SNDTIMEO reports EINPROGRESS.
           const int error = errno == EINPROGRESS ? ETIMEDOUT : errno;
           ::close(fd);

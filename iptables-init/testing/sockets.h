@@ -47,10 +47,16 @@ absl::StatusOr<ScopedFd> SocketFromNetns(const NetNs& ns, const std::optional<Cr
 absl::StatusOr<ScopedFd> ListenTcp(const NetNs& ns, absl::string_view endpoint);
 
 // A TCP connection to `endpoint` made inside `ns` by a process running as `creds` (root when
-// absent). Fails when the connection is refused or not established within `timeout`.
+// absent). Fails when the connection is refused or not established within `timeout`. A link-local
+// IPv6 endpoint names its interface: "[fe80::1%eth0]:9000".
 absl::StatusOr<ScopedFd> ConnectTcp(const NetNs& ns, absl::string_view endpoint,
                                     const std::optional<Credentials>& creds = std::nullopt,
                                     absl::Duration timeout = absl::Seconds(5));
+// The same from the source address `source` ("127.0.0.6", "::6"); "" lets the kernel choose.
+absl::StatusOr<ScopedFd> ConnectTcpFrom(const NetNs& ns, absl::string_view source,
+                                        absl::string_view endpoint,
+                                        const std::optional<Credentials>& creds = std::nullopt,
+                                        absl::Duration timeout = absl::Seconds(5));
 
 // The next connection on `listener`; DeadlineExceeded when none arrives within `timeout`.
 absl::StatusOr<ScopedFd> AcceptTcp(const ScopedFd& listener,

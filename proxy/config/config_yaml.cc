@@ -78,9 +78,20 @@ absl::Status ParseListeners(const YamlField& field, std::vector<ListenerConfig>*
 }
 
 absl::Status ParseInbound(const YamlField& field, ProxyConfig* config) {
-  RETURN_IF_ERROR(field.OnlyKeys({"mode", "ports"}));
+  RETURN_IF_ERROR(field.OnlyKeys({"mode", "ports", "forward_to"}));
   if (!field["mode"].IsMissing()) {
     ASSIGN_OR_RETURN(config->default_mode, Mode(field["mode"]));
+  }
+  if (!field["forward_to"].IsMissing()) {
+    ASSIGN_OR_RETURN(std::string forward, field["forward_to"].String());
+    if (forward == "original_destination") {
+      config->inbound_forward = InboundForward::kOriginalDestination;
+    } else if (forward == "localhost") {
+      config->inbound_forward = InboundForward::kLocalhost;
+    } else {
+      return field["forward_to"].Error(
+          absl::StrCat("\"", forward, "\" is not original_destination or localhost"));
+    }
   }
   YamlField ports = field["ports"];
   if (ports.IsMissing()) return absl::OkStatus();
@@ -266,10 +277,11 @@ absl::Status ParseAppProbes(const YamlField& field, std::map<std::string, AppPro
 }
 
 absl::Status ParseLimits(const YamlField& field, Limits* limits) {
-  RETURN_IF_ERROR(field.OnlyKeys({"workers", "max_connections", "listen_backlog", "buffer_size",
-                                  "connect_timeout", "handshake_timeout", "idle_timeout",
-                                  "sniff_timeout", "drain_timeout", "request_head_timeout",
-                                  "http_max_header_bytes", "http_max_body_bytes", "max_policies"}));
+  RETURN_IF_ERROR(field.OnlyKeys(
+      {"workers", "max_connections", "max_inbound_connections", "max_outbound_connections",
+       "max_handshakes_per_source", "listen_backlog", "buffer_size", "connect_timeout",
+       "handshake_timeout", "idle_timeout", "sniff_timeout", "drain_timeout",
+       "request_head_timeout", "http_max_header_bytes", "http_max_body_bytes", "max_policies"}));
   struct IntLimit {
     const char* name;
     int64_t* target;
@@ -278,6 +290,9 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
   for (const IntLimit& l :
        {IntLimit{"workers", &limits->workers, 1, 256},
         IntLimit{"max_connections", &limits->max_connections, 1, 10000000},
+        IntLimit{"max_inbound_connections", &limits->max_inbound_connections, 1, 10000000},
+        IntLimit{"max_outbound_connections", &limits->max_outbound_connections, 1, 10000000},
+        IntLimit{"max_handshakes_per_source", &limits->max_handshakes_per_source, 1, 10000000},
         IntLimit{"listen_backlog", &limits->listen_backlog, 1, 65535},
         IntLimit{"buffer_size", &limits->buffer_size, 1024, 1 << 20},
         IntLimit{"http_max_header_bytes", &limits->http_max_header_bytes, 1024, 1 << 20},
@@ -304,6 +319,17 @@ absl::Status ParseLimits(const YamlField& field, Limits* limits) {
       return field[l.name].Error("must be greater than zero");
     }
   }
+  // A direction left unset gets half of the overall limit, so neither can take every slot.
+  for (auto [name, target] :
+       {std::pair{"max_inbound_connections", &limits->max_inbound_connections},
+        std::pair{"max_outbound_connections", &limits->max_outbound_connections}}) {
+    if (*target == 0) *target = std::max<int64_t>(1, limits->max_connections / 2);
+    if (*target > limits->max_connections) {
+      return field[name].Error(
+          absl::StrCat("must not exceed max_connections (", limits->max_connections, ")"));
+    }
+  }
+  limits->max_handshakes_per_source = HandshakesPerSourceLimit(*limits);
   return absl::OkStatus();
 }
 

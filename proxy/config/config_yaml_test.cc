@@ -31,6 +31,11 @@ TEST(ConfigYamlTest, MinimalConfigGetsSafeDefaults) {
   EXPECT_EQ(c->default_mode, PeerAuthMode::kStrict);
   EXPECT_EQ(c->unknown_destinations, UnknownDestinationPolicy::kPassthrough);
   EXPECT_EQ(c->limits.max_connections, 20000);
+  // Each direction gets half of the overall limit: inbound cannot starve outbound (issue 16).
+  EXPECT_EQ(c->limits.max_inbound_connections, 10000);
+  EXPECT_EQ(c->limits.max_outbound_connections, 10000);
+  EXPECT_EQ(c->limits.max_handshakes_per_source, 1250);  // an eighth of the inbound limit
+  EXPECT_EQ(c->inbound_forward, InboundForward::kOriginalDestination);
   EXPECT_EQ(c->limits.idle_timeout, absl::Hours(1));
   EXPECT_EQ(c->limits.request_head_timeout, absl::Seconds(10));
   EXPECT_EQ(c->PortSettings(8080).mode, PeerAuthMode::kStrict);
@@ -71,6 +76,20 @@ limits: {workers: 4, max_connections: 10, idle_timeout: 30s, drain_timeout: 0s,
   EXPECT_EQ(c->limits.workers, 4);
   EXPECT_EQ(c->limits.drain_timeout, absl::ZeroDuration());
   EXPECT_EQ(c->limits.request_head_timeout, absl::Milliseconds(250));
+}
+
+TEST(ConfigYamlTest, ParsesTheConnectionLimitsAndTheLocalhostOptIn) {
+  absl::StatusOr<ProxyConfig> c = Parse(std::string(kIdentity) + R"(
+inbound: {forward_to: localhost}
+limits: {max_connections: 100, max_inbound_connections: 80, max_handshakes_per_source: 5}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->inbound_forward, InboundForward::kLocalhost);
+  EXPECT_EQ(c->limits.max_inbound_connections, 80);
+  EXPECT_EQ(c->limits.max_outbound_connections, 50);
+  EXPECT_EQ(c->limits.max_handshakes_per_source, 5);
+  EXPECT_EQ(DirectionLimit(Limits{}, /*inbound=*/true), 10000);  // unset outside the parser
+  EXPECT_EQ(HandshakesPerSourceLimit(Limits{}), 1250);
 }
 
 struct BadCase {
@@ -135,6 +154,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{std::string(kIdentity) + "limits: {workers: 0}\n",
                 "limits.workers: 0 is out of range [1, 256]"},
         BadCase{std::string(kIdentity) + "log_level: loud\n", "log_level: must be debug"},
+        BadCase{std::string(kIdentity) + "inbound: {forward_to: pod_ip}\n",
+                "inbound.forward_to: \"pod_ip\" is not original_destination or localhost"},
+        BadCase{std::string(kIdentity) +
+                    "limits: {max_connections: 10, max_outbound_connections: 11}\n",
+                "limits.max_outbound_connections: must not exceed max_connections (10)"},
+        BadCase{std::string(kIdentity) + "limits: {max_handshakes_per_source: 0}\n",
+                "limits.max_handshakes_per_source: 0 is out of range"},
         BadCase{"- a\n- b\n", "the configuration must be a YAML map"},
         BadCase{"a: [\n", "YAML syntax error at line"},
         BadCase{std::string(kIdentity) + "---\n" + kIdentity,

@@ -18,10 +18,20 @@ enum class PeerAuthMode { kStrict, kPermissive, kDisable };
 enum class AppProtocol { kTcp, kHttp };
 // What the outbound listener does with a destination that is not a known mesh service.
 enum class UnknownDestinationPolicy { kPassthrough, kDeny };
+// Where an inbound listener without a `target` reaches the app.
+enum class InboundForward {
+  // The connection's original destination, the pod's own address, from the source 127.0.0.6
+  // (::6): what Istio does since 1.10. A listener the app bound to 127.0.0.1 stays private.
+  kOriginalDestination,
+  // 127.0.0.1 (::1) and the original port: the old behaviour, an explicit opt-in. It exposes
+  // every loopback-only listener of the app to the callers the policy admits.
+  kLocalhost,
+};
 
 const char* ToString(PeerAuthMode mode);
 const char* ToString(AppProtocol protocol);
 const char* ToString(UnknownDestinationPolicy policy);
+const char* ToString(InboundForward forward);
 
 struct ListenerConfig {
   std::string name;       // "inbound", "outbound", or user-chosen
@@ -56,7 +66,20 @@ struct Service {
 
 struct Limits {
   int64_t workers = 2;
+  // Open connections, both directions together.
   int64_t max_connections = 20000;
+  // Each direction on its own, so connections from the network cannot take the slots the app's
+  // own outbound calls need (or the reverse); Envoy likewise bounds each listener apart from its
+  // global downstream limit. The parser fills in half of max_connections for one left unset; 0
+  // only before that.
+  int64_t max_inbound_connections = 0;
+  int64_t max_outbound_connections = 0;
+  // Inbound connections from one source address that are still in protocol detection or TLS
+  // handshake: a slow or silent client holds at most this many unauthenticated slots, so it takes
+  // at least eight sources to fill the inbound limit. Default (0 until the parser fills it in): an
+  // eighth of max_inbound_connections. Every connection from a pod comes from its one address, so
+  // it must stay well above a busy client's burst of new connections (1250 by default).
+  int64_t max_handshakes_per_source = 0;
   int64_t listen_backlog = 1024;
   int64_t buffer_size = 16384;
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -82,6 +105,11 @@ struct Limits {
   // one by one, protecting the proxy's memory from a runaway configuration.
   int64_t max_policies = 10000;
 };
+
+// The limit of one direction; half of max_connections when unset (a Limits not from the parser).
+int64_t DirectionLimit(const Limits& limits, bool inbound);
+// max_handshakes_per_source; an eighth of the inbound limit when unset.
+int64_t HandshakesPerSourceLimit(const Limits& limits);
 
 struct IdentityFilesConfig {
   std::string cert_file;    // PEM chain, leaf first
@@ -142,6 +170,7 @@ struct ProxyConfig {
   std::optional<tcp::endpoint> health;      // kubelet readiness (15021)
   PeerAuthMode default_mode = PeerAuthMode::kStrict;
   std::map<uint16_t, InboundPort> inbound_ports;
+  InboundForward inbound_forward = InboundForward::kOriginalDestination;
   UnknownDestinationPolicy unknown_destinations = UnknownDestinationPolicy::kPassthrough;
   std::vector<Service> services;
   Limits limits;

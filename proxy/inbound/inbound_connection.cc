@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
+#include "proxy/connection_limits.h"
 #include "proxy/http/inbound_http.h"
 #include "proxy/net/original_dst.h"
 #include "proxy/net/sniff.h"
@@ -13,16 +14,42 @@
 namespace remora::proxy::inbound {
 namespace {
 
-// Where the app listens: the explicit target, or the original destination's port on loopback.
-absl::StatusOr<tcp::endpoint> AppEndpoint(tcp::socket& socket, const ListenerRuntime& listener) {
-  if (listener.config.target.has_value()) return *listener.config.target;
+// Istio's inbound passthrough source addresses; the capture rules let connections from them over
+// lo through to the app (iptables-init/rule_model.h: kInboundPassthroughSource*).
+const asio::ip::address kPassthroughSourceV4 = asio::ip::make_address("127.0.0.6");
+const asio::ip::address kPassthroughSourceV6 = asio::ip::make_address("::6");
+
+// Where the app is reached, and from which source address.
+struct AppAddress {
+  tcp::endpoint endpoint;
+  std::optional<asio::ip::address> source;  // unset: the kernel chooses
+};
+
+// The explicit target; else the original destination, which is the pod's own address, as Istio
+// does since 1.10: an app listener bound to 127.0.0.1 (pprof, actuator, a local Redis) is then not
+// reachable from the network, and the connection comes from the inbound passthrough source. With
+// inbound.forward_to: localhost (an explicit opt-in) the old way: 127.0.0.1 and the original port.
+absl::StatusOr<AppAddress> AppEndpoint(tcp::socket& socket, const ListenerRuntime& listener,
+                                       const ProxyConfig& config,
+                                       const std::vector<tcp::endpoint>& own_endpoints) {
+  if (listener.config.target.has_value()) return AppAddress{*listener.config.target, std::nullopt};
   absl::StatusOr<tcp::endpoint> original = net::OriginalDestination(socket);
   if (!original.ok()) return original.status();
-  asio::ip::address loopback =
-      original->address().is_v6() && !original->address().to_v6().is_v4_mapped()
-          ? asio::ip::address(asio::ip::address_v6::loopback())
-          : asio::ip::address(asio::ip::address_v4::loopback());
-  return tcp::endpoint(loopback, original->port());
+  // A connection that reached the capture port directly (it is excluded from capture) would be
+  // forwarded to the proxy itself, again and again: refuse any destination the proxy serves.
+  if (net::IsOneOf(*original, own_endpoints)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "original destination ", net::ToString(*original),
+        " is one of the proxy's own listeners; refusing to forward the connection to itself"));
+  }
+  const bool v6 = original->address().is_v6();
+  if (config.inbound_forward == InboundForward::kLocalhost) {
+    return AppAddress{tcp::endpoint(v6 ? asio::ip::address(asio::ip::address_v6::loopback())
+                                       : asio::ip::address(asio::ip::address_v4::loopback()),
+                                    original->port()),
+                      std::nullopt};
+  }
+  return AppAddress{*original, v6 ? kPassthroughSourceV6 : kPassthroughSourceV4};
 }
 
 }  // namespace
@@ -37,16 +64,39 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   const tcp::endpoint local = socket.local_endpoint(ec);
 
-  absl::StatusOr<tcp::endpoint> app = AppEndpoint(socket, listener);
-  if (!app.ok()) {
-    LogRefusal(listener, peer, "?", "", std::string(app.status().message()));
+  absl::StatusOr<AppAddress> app_address =
+      AppEndpoint(socket, listener, snapshot->config(), *worker.own_endpoints);
+  if (!app_address.ok()) {
+    LogRefusal(listener, peer, "?", "", std::string(app_address.status().message()));
     co_return;
   }
+  const tcp::endpoint* app = &app_address->endpoint;
+  session.upstream_source = app_address->source;
   const std::string destination = absl::StrCat("port ", app->port());
   const InboundPort port = snapshot->config().PortSettings(app->port());
 
   // Protocol detection. STRICT sniffs too, to tell a plaintext client apart from a TLS failure.
   bool use_tls = port.mode != PeerAuthMode::kDisable;
+  // Until it is past detection and handshake, a connection holds one of its source's few slots:
+  // a slow or silent client cannot take every inbound connection the proxy allows.
+  ConnectionCounts::HandshakeSlot handshake_slot;
+  if (use_tls) {
+    handshake_slot =
+        worker.counts->AcquireHandshake(peer.address(), HandshakesPerSourceLimit(limits));
+    if (!handshake_slot) {
+      stats.source_overload_refused.Inc();
+      stats.downstream_cx_refused.Inc();
+      if (int64_t count = 0; worker.source_overload_log.Due(&count)) {
+        LOG_WARN(absl::StrCat("proxy.", listener.config.name), "refused ", count,
+                 " connection(s) from=", net::Canonical(peer.address()).to_string(), " reason=",
+                 Quote(absl::StrCat(
+                     "max_handshakes_per_source=", HandshakesPerSourceLimit(limits),
+                     " reached: that source already has as many connections in protocol "
+                     "detection or TLS handshake (raise limits.max_handshakes_per_source)")));
+      }
+      co_return;
+    }
+  }
   if (use_tls) {
     session.TrackSocket(&socket);
     session.Enter(Session::Phase::kSniff, ToChrono(limits.handshake_timeout));
@@ -109,6 +159,8 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
     stats.plaintext_cx.Inc();
     downstream = std::make_unique<net::TcpStream>(std::move(socket));
   }
+
+  handshake_slot.Release();
 
   // Authorization, before the app sees a connection. HTTP ports are authorized per request.
   const std::string component = absl::StrCat("proxy.", listener.config.name);

@@ -49,7 +49,8 @@ class Echo(socketserver.StreamRequestHandler):
 
 
 socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Echo).serve_forever()
+host = sys.argv[2] if len(sys.argv) > 2 else "0.0.0.0"
+socketserver.ThreadingTCPServer((host, int(sys.argv[1])), Echo).serve_forever()
 )";
 
 absl::Status WriteFile(const std::string& path, absl::string_view content, mode_t mode) {
@@ -503,6 +504,10 @@ absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
   }
   if (spec.tcp_echo)
     absl::StrAppend(&ports, "  - {name: echo, port: ", kEchoPort, ", protocol: tcp}\n");
+  if (spec.loopback_only_port != 0) {
+    absl::StrAppend(&ports, "  - {name: debug, port: ", spec.loopback_only_port,
+                    ", protocol: tcp}\n");
+  }
   std::string labels;
   for (const auto& [k, v] : spec.labels)
     absl::StrAppend(&labels, labels.empty() ? "" : ", ", k, ": ", v);
@@ -537,7 +542,8 @@ absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
       "control_plane:\n  address: \"", control_address_, "\"\n  token_file: ", dir, "/token\n",
       "  ca_file: ", dir, "/ca.pem\n  retry_initial: 100ms\n  retry_max: 2s\n",
       "workload: {name: ", spec.name, ", namespace: ", spec.ns,
-      ", service_account: ", spec.service_account, ", ip: ", pod.ip_, "}\n");
+      ", service_account: ", spec.service_account, ", ip: ", pod.ip_, "}\n",
+      spec.proxy_config_extra);
   if (absl::Status s = WriteFile(dir + "/proxy.yaml", config, 0600); !s.ok()) return s;
   for (const std::string& path : {dir, dir + "/token", dir + "/ca.pem", dir + "/proxy.yaml"}) {
     if (absl::Status s = GiveToProxy(path); !s.ok()) return s;
@@ -613,6 +619,17 @@ absl::Status Mesh::StartPodProcesses(Pod& pod) {
     if (!echo.ok()) return echo.status();
     pod.echo_.emplace(std::move(*echo));
     if (absl::Status s = wait_listening(*pod.echo_, kEchoPort); !s.ok()) return s;
+  }
+  if (spec.loopback_only_port != 0) {
+    absl::StatusOr<Subprocess> echo =
+        Launch({"ip", "netns", "exec", ns, "setpriv", "--pdeathsig=KILL", "--", python_, "-u",
+                run_dir_ + "/apps/tcp-echo.py", absl::StrCat(spec.loopback_only_port), "127.0.0.1"},
+               spec.name + "-loopback-echo.log");
+    if (!echo.ok()) return echo.status();
+    pod.loopback_echo_.emplace(std::move(*echo));
+    if (absl::Status s = wait_listening(*pod.loopback_echo_, spec.loopback_only_port); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

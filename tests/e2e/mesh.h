@@ -75,6 +75,11 @@ struct PodSpec {
   std::string http_body;
   // A line echo server on port 9000 (declared tcp) that logs each connection it accepts.
   bool tcp_echo = false;
+  // Non-zero: the same echo server bound to 127.0.0.1:<port> only, like a debug endpoint (pprof,
+  // actuator, a local Redis) an app means for itself; the port is declared tcp.
+  uint16_t loopback_only_port = 0;
+  // Appended to the proxy's configuration (e.g. "limits: {max_connections: 20}\n").
+  std::string proxy_config_extra;
   // nftables rules the pod holds before remora-init runs (`nft -f -` input), e.g. an app's own.
   std::string preexisting_nft;
 };
@@ -120,6 +125,7 @@ class Pod {
   std::string proxy_log() const { return proxy_ ? proxy_->Log() : ""; }
   std::string http_log() const { return http_ ? http_->Log() : ""; }
   std::string echo_log() const { return echo_ ? echo_->Log() : ""; }
+  std::string loopback_echo_log() const { return loopback_echo_ ? loopback_echo_->Log() : ""; }
   const std::string& proxy_log_path() const { return proxy_log_path_; }
   testing::Subprocess* proxy() { return proxy_ ? &*proxy_ : nullptr; }
 
@@ -137,6 +143,7 @@ class Pod {
   std::optional<testing::Subprocess> proxy_;
   std::optional<testing::Subprocess> http_;
   std::optional<testing::Subprocess> echo_;
+  std::optional<testing::Subprocess> loopback_echo_;
 };
 
 // A tcpdump writing a pcap file; stopping it is deterministic (see Stop).

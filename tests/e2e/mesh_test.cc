@@ -6,6 +6,9 @@
 //  * an AuthorizationPolicy answers 403 to an identity it does not allow, and a NetworkPolicy
 //    refuses TCP connections from a pod it does not select;
 //  * remora-init --cleanup gives a namespace back the rules it had.
+// And what issue 16 asks of the capture path: the app is reached at the pod's own address, so a
+// listener it bound to 127.0.0.1 stays private (forwarding to localhost is an explicit opt-in), and
+// a direct connection to the inbound capture port is refused instead of looping through the proxy.
 #include "tests/e2e/mesh.h"
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/pcap.h"
 #include "tests/e2e/shop_manifests.h"
+#include "tests/support/net.h"
 
 namespace remora::e2e {
 namespace {
@@ -263,6 +267,111 @@ TEST_F(MeshTest, ANetworkPolicyRefusesTcpConnectionsFromPodsItDoesNotSelect) {
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   CommandResult after = pod("batch").TcpExchange(web.ip(), kEchoPort, "batch-again");
   EXPECT_EQ(after.out, "batch-again\n") << after.err;
+}
+
+constexpr uint16_t kDebugPort = 9100;
+
+// A Service for pod `name` on the echo port and the debug port.
+std::string ServiceFor(const std::string& name) {
+  return absl::StrCat("apiVersion: remora.io/v1\nkind: Service\nmetadata: {name: ", name,
+                      ", namespace: shop}\nspec:\n  selector: {app: ", name,
+                      "}\n  ports:\n  - {name: echo, port: ", kEchoPort,
+                      ", targetPort: ", kEchoPort,
+                      ", protocol: tcp}\n  - {name: debug, port: ", kDebugPort,
+                      ", targetPort: ", kDebugPort, ", protocol: tcp}\n");
+}
+
+// Issue 16, item 3. The proxy used to forward every inbound connection to 127.0.0.1:<port>, which
+// exposed whatever the app bound to localhost only (pprof, actuator, a local Redis) to any caller
+// the policy admitted, and made every caller look like 127.0.0.1. It now connects to the original
+// destination, the pod's own address, from Istio's inbound passthrough source 127.0.0.6.
+TEST_F(MeshTest, AnAppListenerBoundToLoopbackIsNotReachableFromAnotherPod) {
+  PodSpec spec = Spec("debug");
+  spec.tcp_echo = true;
+  spec.loopback_only_port = kDebugPort;
+  absl::StatusOr<Pod*> added = mesh_->AddPod(spec);
+  ASSERT_TRUE(added.ok()) << added.status();
+  Pod& debug = **added;
+  absl::StatusOr<std::string> applied = mesh_->Apply("debug-service", ServiceFor("debug"));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  Pod& frontend = pod("frontend");
+
+  // The app reaches its own debug endpoint.
+  CommandResult local = debug.Exec({"bash", "-c",
+                                    absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", kDebugPort,
+                                                 " && echo local >&3 && timeout 5 head -c 6 <&3")});
+  EXPECT_EQ(local.out, "local\n") << local.err;
+
+  // Another pod reaches the ordinary port, and the app sees the proxy's passthrough address.
+  CommandResult echoed = frontend.TcpExchange(debug.ip(), kEchoPort, "frontend-echo");
+  EXPECT_EQ(echoed.out, "frontend-echo\n") << echoed.err;
+  EXPECT_THAT(debug.echo_log(), HasSubstr("connection from 127.0.0.6:"));
+  EXPECT_THAT(debug.echo_log(), Not(HasSubstr("connection from 127.0.0.1:")));
+
+  // But not the listener bound to loopback: nothing listens on the pod's address there.
+  const int connections = Count(debug.loopback_echo_log(), "connection from");
+  CommandResult remote = frontend.TcpExchange(debug.ip(), kDebugPort, "frontend-debug");
+  EXPECT_EQ(remote.out, "") << "a loopback-only listener answered another pod";
+  EXPECT_TRUE(testing::WaitForText(debug.proxy_log_path(),
+                                   absl::StrCat("app=", debug.ip(), ":", kDebugPort)))
+      << debug.proxy_log();
+  EXPECT_EQ(Count(debug.loopback_echo_log(), "connection from"), connections)
+      << debug.loopback_echo_log();
+}
+
+// The old behaviour stays available to a pod that asks for it (inbound.forward_to: localhost,
+// which the injector writes for sidecar.remora.io/forwardInboundToLocalhost: "true").
+TEST_F(MeshTest, ForwardingToLocalhostIsAnExplicitOptIn) {
+  PodSpec spec = Spec("legacy");
+  spec.loopback_only_port = kDebugPort;
+  spec.proxy_config_extra = "inbound: {forward_to: localhost}\n";
+  absl::StatusOr<Pod*> added = mesh_->AddPod(spec);
+  ASSERT_TRUE(added.ok()) << added.status();
+  Pod& legacy = **added;
+  absl::StatusOr<std::string> applied = mesh_->Apply("legacy-service", ServiceFor("legacy"));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  CommandResult reply = pod("frontend").TcpExchange(legacy.ip(), kDebugPort, "frontend-legacy");
+  EXPECT_EQ(reply.out, "frontend-legacy\n") << reply.err << legacy.proxy_log();
+  EXPECT_THAT(legacy.loopback_echo_log(), HasSubstr("connection from 127.0.0.1:"));
+}
+
+// Issue 16, item 8. The capture port is excluded from capture, so a peer can connect to it
+// directly. On the dual-stack [::]:15006 listener the local address reads ::ffff:a.b.c.d while
+// SO_ORIGINAL_DST reads a.b.c.d: the old self-connection check never matched, and under
+// PERMISSIVE the proxy forwarded the connection to itself, again and again, until max_connections.
+TEST_F(MeshTest, ADirectConnectionToTheInboundCapturePortIsRefusedNotLooped) {
+  PodSpec spec = Spec("direct");
+  spec.tcp_echo = true;
+  // Bounds the damage of the loop this test guards against (it ended at max_connections).
+  spec.proxy_config_extra = "limits: {max_connections: 20}\n";
+  absl::StatusOr<Pod*> added = mesh_->AddPod(spec);
+  ASSERT_TRUE(added.ok()) << added.status();
+  Pod& direct = **added;
+  absl::StatusOr<std::string> applied =
+      mesh_->Apply("direct-permissive", R"(apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: direct-permissive, namespace: shop}
+spec:
+  selector: {matchLabels: {app: direct}}
+  mtls: {mode: PERMISSIVE}
+)");
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  const int64_t accepted = direct.ListenerStat("downstream_cx", "inbound");
+  ASSERT_GE(accepted, 0);
+
+  absl::StatusOr<testing::Conn> conn =
+      testing::Conn::Dial(absl::StrCat(direct.ip(), ":15006"), absl::Seconds(10));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(conn->SendAll("hello\n").ok());
+  absl::StatusOr<std::string> reply = conn->ReadToEof();
+  EXPECT_TRUE(!reply.ok() || reply->empty()) << *reply;
+  EXPECT_TRUE(testing::WaitForText(
+      direct.proxy_log_path(),
+      absl::StrCat("refused connection from=", mesh_->network().node_ip(), ":")))
+      << direct.proxy_log();
+  // One connection accepted, the one from the node: the proxy never dialled itself.
+  EXPECT_EQ(direct.ListenerStat("downstream_cx", "inbound"), accepted + 1) << direct.proxy_log();
+  EXPECT_THAT(direct.proxy_log(), Not(HasSubstr("max_connections")));
 }
 
 TEST_F(MeshTest, RemoraInitCleanupGivesThePodBackTheRulesItHad) {
