@@ -104,7 +104,7 @@ TEST(AdmissionTest, InjectsReplicaSetPodAsNativeSidecar) {
   EXPECT_THAT(Strings(init["args"]),
               ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
                           "--proxy-uid=1337", "--proxy-gid=1337",
-                          "--inbound-ports=8080,9090",  // the UDP port is not captured
+                          "--inbound-ports=*",  // declared or not
                           "--exclude-inbound-ports=15021,15090"));
   const Json& isc = init["securityContext"];
   EXPECT_EQ(isc["privileged"], false);
@@ -267,7 +267,7 @@ TEST(AdmissionTest, InjectsJobPodInClassicModeWithItsAnnotations) {
   EXPECT_THAT(
       Strings(spec["initContainers"][1]["args"]),
       ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
-                  "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=9000",
+                  "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=*",
                   "--exclude-inbound-ports=15021,15090,9000", "--exclude-outbound-ports=5432,6379",
                   "--exclude-outbound-cidrs=169.254.169.254/32,10.96.0.0/12",
                   "--outbound-cidrs=10.0.0.0/8,fd00::/8"));

@@ -68,7 +68,6 @@ struct PodShape {
   const Json* containers = nullptr;       // never null after ReadShape
   const Json* init_containers = nullptr;  // null when absent
   const Json* volumes = nullptr;          // null when absent
-  std::vector<int> inbound_ports;         // declared TCP ports of app containers (and sidecars)
   std::string first_container;
   std::string restart_policy;
 };
@@ -107,8 +106,7 @@ absl::StatusOr<PodShape> ReadShape(const Json& spec) {
                                     "\" is reserved for the container the Remora injector adds; "
                                     "rename it"));
       }
-      ASSIGN_OR_RETURN(std::string restart, StringField(c, "restartPolicy", path));
-      const bool long_running = app || restart == "Always";  // app or native sidecar
+      RETURN_IF_ERROR(StringField(c, "restartPolicy", path).status());  // a string if present
       if (app && shape.first_container.empty()) shape.first_container = name;
       for (const char* field : {"runAsUser", "runAsGroup"}) {
         ASSIGN_OR_RETURN(int64_t id, EffectiveId(c, pod_security, field, path));
@@ -140,10 +138,6 @@ absl::StatusOr<PodShape> ReadShape(const Json& spec) {
               "container \"", name, "\" declares port ", port,
               ", which the Remora proxy uses in the pod's network namespace (15000, 15001, 15006, "
               "15021, 15090 are reserved); move the app to another port"));
-        }
-        if (long_running && std::find(shape.inbound_ports.begin(), shape.inbound_ports.end(),
-                                      port) == shape.inbound_ports.end()) {
-          shape.inbound_ports.push_back(port);
         }
       }
     }
@@ -275,7 +269,7 @@ absl::StatusOr<InjectionResult> ComputeInjection(const Json& pod, bool namespace
   // those already run inside the mesh. Classic: remora-init last (the pod's init containers keep
   // their direct network access: no proxy runs yet to take their traffic) and the proxy first
   // among the containers, whose postStart hook holds the others back.
-  OrderedJson init = InitContainer(settings, options, shape.inbound_ports);
+  OrderedJson init = InitContainer(settings, options);
   OrderedJson proxy = ProxyContainer(settings, options, probes.app_probes);
   if (shape.init_containers == nullptr) {
     OrderedJson list = OrderedJson::array({std::move(init)});
@@ -301,10 +295,9 @@ absl::StatusOr<InjectionResult> ComputeInjection(const Json& pod, bool namespace
   }
 
   result.injected = true;
-  result.reason =
-      absl::StrCat("injected ", options.native_sidecar ? "native" : "classic",
-                   " sidecar; inbound ports ", shape.inbound_ports.empty() ? "*" : "declared", "; ",
-                   probes.app_probes.size(), " probe(s) rewritten");
+  result.reason = absl::StrCat("injected ", options.native_sidecar ? "native" : "classic",
+                               " sidecar; every inbound port captured; ", probes.app_probes.size(),
+                               " probe(s) rewritten");
   return result;
 }
 

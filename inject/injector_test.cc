@@ -140,13 +140,13 @@ TEST(InjectorTest, ExistingListsAreExtendedInPlace) {
   EXPECT_EQ(applied["spec"]["containers"][1]["readinessProbe"]["httpGet"]["port"], 15021);
 }
 
-TEST(InjectorTest, InboundPortsAreTheDeclaredTcpPortsOrStar) {
+TEST(InjectorTest, EveryInboundPortIsCapturedEvenWhenThePodDeclaresSome) {
   Json pod = Pod();
   pod["spec"]["containers"][0].erase("ports");
   EXPECT_THAT(InitArgsOf(Applied(pod, MustInject(pod))), ::testing::Contains("--inbound-ports=*"));
 
-  // TCP ports of the app containers and of the pod's own native sidecars; UDP and SCTP ports and
-  // those of run-to-completion init containers are not captured.
+  // A pod that declares ports may still listen on others (containerPort is informational in
+  // Kubernetes): capturing only the declared ones would leave those reachable without mTLS.
   pod = Pod();
   pod["spec"]["containers"][0]["ports"] = Json::parse(
       R"([{"containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"},
@@ -157,8 +157,7 @@ TEST(InjectorTest, InboundPortsAreTheDeclaredTcpPortsOrStar) {
   pod["spec"]["initContainers"] = Json::parse(
       R"([{"name": "logs", "restartPolicy": "Always", "ports": [{"containerPort": 24224}]},
           {"name": "setup", "ports": [{"containerPort": 7000}]}])");
-  EXPECT_THAT(InitArgsOf(Applied(pod, MustInject(pod))),
-              ::testing::Contains("--inbound-ports=8080,9901,24224"));
+  EXPECT_THAT(InitArgsOf(Applied(pod, MustInject(pod))), ::testing::Contains("--inbound-ports=*"));
 }
 
 TEST(InjectorTest, UnresolvedNamedProbePortIsLeftAloneWithAWarning) {
@@ -210,16 +209,16 @@ app_probes:
 
 TEST(InjectorTest, InitArgsCarryOptionalFlagsOnlyWhenSet) {
   PodOptions options;
-  EXPECT_THAT(InitArgs(options, {80}),
+  EXPECT_THAT(InitArgs(options),
               ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
-                          "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=80",
+                          "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=*",
                           "--exclude-inbound-ports=15021,15090"));
   options.exclude_inbound_ports = {15021, 9000};  // 15021 is already there
   options.exclude_outbound_ports = {5432};
   options.exclude_outbound_cidrs = {"10.0.0.0/8"};
   options.outbound_cidrs = std::vector<std::string>{"*"};
   EXPECT_THAT(
-      InitArgs(options, {}),
+      InitArgs(options),
       ElementsAre("--inbound-capture-port=15006", "--outbound-capture-port=15001",
                   "--proxy-uid=1337", "--proxy-gid=1337", "--inbound-ports=*",
                   "--exclude-inbound-ports=15021,15090,9000", "--exclude-outbound-ports=5432",
@@ -268,7 +267,7 @@ TEST(InjectorTest, ResourceAnnotationsOverrideSettings) {
 // Issue 16: nothing of Remora listens on 15020, so excluding it from capture only let an app on
 // that port be reached without mTLS. The injector no longer asks remora-init to exclude it.
 TEST(InjectorTest, Port15020IsCapturedLikeAnyAppPort) {
-  for (const std::string& arg : InitArgs(PodOptions{}, {})) {
+  for (const std::string& arg : InitArgs(PodOptions{})) {
     if (absl::StartsWith(arg, "--exclude-inbound-ports=")) {
       EXPECT_EQ(arg, "--exclude-inbound-ports=15021,15090");
     }

@@ -86,7 +86,7 @@ TEST(KubeInjectCommandTest, InjectsAMultiDocumentFile) {
   EXPECT_EQ(web["metadata"]["labels"]["version"], "1.4");
   const std::vector<std::string> init_args =
       web["spec"]["initContainers"][0]["args"].get<std::vector<std::string>>();
-  EXPECT_THAT(init_args, ::testing::Contains("--inbound-ports=8080"));
+  EXPECT_THAT(init_args, ::testing::Contains("--inbound-ports=*"));
 
   // The StatefulSet asked for the classic sidecar.
   EXPECT_THAT(Names(docs[3]["spec"]["template"]["spec"]["containers"]),

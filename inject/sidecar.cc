@@ -80,8 +80,7 @@ void EscapeExpansion(OrderedJson& value) {
 
 }  // namespace
 
-std::vector<std::string> InitArgs(const PodOptions& options,
-                                  const std::vector<int>& inbound_ports) {
+std::vector<std::string> InitArgs(const PodOptions& options) {
   std::vector<int> exclude_inbound(std::begin(kExcludedInboundPorts),
                                    std::end(kExcludedInboundPorts));
   for (int port : options.exclude_inbound_ports) {
@@ -94,7 +93,10 @@ std::vector<std::string> InitArgs(const PodOptions& options,
       absl::StrCat("--outbound-capture-port=", kOutboundCapturePort),
       absl::StrCat("--proxy-uid=", kProxyUid),
       absl::StrCat("--proxy-gid=", kProxyGid),
-      absl::StrCat("--inbound-ports=", inbound_ports.empty() ? "*" : JoinPorts(inbound_ports)),
+      // Every inbound port, declared or not: a listener the pod does not declare must not be
+      // reachable around mTLS (Istio's includeInboundPorts default is "*" too). Exclusions are
+      // explicit, by annotation.
+      "--inbound-ports=*",
       absl::StrCat("--exclude-inbound-ports=", JoinPorts(exclude_inbound)),
   };
   if (!options.exclude_outbound_ports.empty()) {
@@ -140,13 +142,12 @@ std::string ProxyConfigYaml(const InjectorSettings& settings, const PodOptions& 
   return JsonToYaml(config);
 }
 
-OrderedJson InitContainer(const InjectorSettings& settings, const PodOptions& options,
-                          const std::vector<int>& inbound_ports) {
+OrderedJson InitContainer(const InjectorSettings& settings, const PodOptions& options) {
   OrderedJson c = OrderedJson::object();
   c["name"] = kInitContainerName;
   c["image"] = settings.init_image;
   if (!settings.image_pull_policy.empty()) c["imagePullPolicy"] = settings.image_pull_policy;
-  c["args"] = InitArgs(options, inbound_ports);
+  c["args"] = InitArgs(options);
   OrderedJson resources = Resources(settings.init_resources);
   if (!resources.empty()) c["resources"] = std::move(resources);
   // Root only because installing iptables rules needs it; the two capabilities that takes and

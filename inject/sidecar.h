@@ -45,8 +45,9 @@ inline constexpr char kCaConfigMap[] = "remora-ca-root-cert";
 inline constexpr char kCaConfigMapKey[] = "root-cert.pem";
 inline constexpr char kProxyConfigEnv[] = "REMORA_PROXY_CONFIG";
 
-// remora-init's arguments. `inbound_ports` empty means capture every inbound port ("*").
-std::vector<std::string> InitArgs(const PodOptions& options, const std::vector<int>& inbound_ports);
+// remora-init's arguments: every inbound TCP port is captured ("*") but the proxy's own and
+// the excluded ones.
+std::vector<std::string> InitArgs(const PodOptions& options);
 
 // The proxy's configuration document (YAML), carried in the REMORA_PROXY_CONFIG variable.
 // `app_probes` is ProbeRewrite::app_probes. Strings from the pod are escaped for Kubernetes'
@@ -54,8 +55,7 @@ std::vector<std::string> InitArgs(const PodOptions& options, const std::vector<i
 std::string ProxyConfigYaml(const InjectorSettings& settings, const PodOptions& options,
                             const OrderedJson& app_probes);
 
-OrderedJson InitContainer(const InjectorSettings& settings, const PodOptions& options,
-                          const std::vector<int>& inbound_ports);
+OrderedJson InitContainer(const InjectorSettings& settings, const PodOptions& options);
 
 // The sidecar. Native: an init container with restartPolicy Always and a startup probe, so app
 // containers start once it is ready and Jobs complete. Classic: a regular container whose
