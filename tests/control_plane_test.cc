@@ -231,9 +231,18 @@ TEST_F(MeshTest, ARefusedResourceIsNackedAndTheOldVersionStaysInForce) {
   CommandResult status = Remoractl(*control_, {"proxy-status", "shop/web-0"});
   EXPECT_THAT(status.output, HasSubstr("refused AuthorizationPolicy/shop/deny-b"));
   EXPECT_THAT(status.output, HasSubstr("limits.max_policies"));
-  // The accepted policy still holds; the refused one is not enforced.
+  // The accepted policy still holds. The refused one has no accepted version: rather than leave
+  // the workload open to what it may have denied, it is enforced as allowing nothing (issue 16
+  // item 5; fail closed).
+  EXPECT_THAT(status.output, HasSubstr("fail closed"));
   EXPECT_EQ(GetOnce(Outbound(), "/a"), "HTTP/1.1 403");
+  EXPECT_EQ(GetOnce(Outbound(), "/b"), "HTTP/1.1 403");
+  EXPECT_EQ(GetOnce(Outbound(), "/"), "HTTP/1.1 403");
+  // Withdrawing the refused policy restores what was accepted.
+  CommandResult removed = Remoractl(*control_, {"delete", "-f", dir_ + "/b.yaml", "--wait"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.output;
   EXPECT_EQ(GetOnce(Outbound(), "/b"), "HTTP/1.1 200");
+  EXPECT_EQ(GetOnce(Outbound(), "/a"), "HTTP/1.1 403");
 }
 
 TEST_F(MeshTest, ProxiesKeepEnforcingWhileTheControlPlaneIsDownAndReconnect) {
