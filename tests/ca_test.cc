@@ -86,9 +86,12 @@ class CaTest : public ::testing::Test {
     ASSERT_TRUE(control.ok()) << control.status();
     control_ = std::move(*control);
   }
-  std::string Token(const std::string& ns, const std::string& sa, const std::string& ttl = "10m") {
-    CommandResult r = Remoractl(*control_, {"token", "create", "--namespace=" + ns,
-                                            "--service-account=" + sa, "--ttl=" + ttl});
+  // A token for workload `workload` (default "<sa>-0"), which its certificate is bound to.
+  std::string Token(const std::string& ns, const std::string& sa, const std::string& ttl = "10m",
+                    const std::string& workload = "") {
+    CommandResult r = Remoractl(
+        *control_, {"token", "create", "--namespace=" + ns, "--service-account=" + sa,
+                    "--workload=" + (workload.empty() ? sa + "-0" : workload), "--ttl=" + ttl});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return std::string(absl::StripAsciiWhitespace(r.output));
   }
@@ -206,7 +209,7 @@ class RotationTest : public CaTest {
             port, "}]}\n"));
     ASSERT_EQ(Remoractl(*control_, {"apply", "-f", dir_ + "/mesh.yaml"}).exit_code, 0);
     WriteFileOrDie(dir_ + "/web.token", Token("shop", "web", "1h"));
-    WriteFileOrDie(dir_ + "/fe.token", Token("shop", "frontend", "1h"));
+    WriteFileOrDie(dir_ + "/fe.token", Token("shop", "frontend", "1h", "fe-0"));
     auto web = ProxyProcess::Start(
         dir_, "web",
         MeshProxyConfig(

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "certs/keys.h"
 #include "certs/pem.h"
+#include "certs/token_authority.h"
 #include "common/file.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -109,8 +110,9 @@ class MeshTest : public ::testing::Test {
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     for (const char* sa : {"web", "frontend"}) {
       CommandResult token = Remoractl(
-          *control_, {"token", "create", "--namespace=shop", absl::StrCat("--service-account=", sa),
-                      absl::StrCat("--out=", dir_, "/", sa, ".token")});
+          *control_,
+          {"token", "create", "--namespace=shop", absl::StrCat("--service-account=", sa),
+           absl::StrCat("--workload=", sa, "-0"), absl::StrCat("--out=", dir_, "/", sa, ".token")});
       ASSERT_EQ(token.exit_code, 0) << token.output;
     }
     const std::string app_port = absl::StrCat(app_.port());
@@ -270,7 +272,7 @@ TEST_F(MeshTest, ProxiesKeepEnforcingWhileTheControlPlaneIsDownAndReconnect) {
 class SimulatedProxy {
  public:
   SimulatedProxy(const ControlPlaneProcess& control, const std::string& token,
-                 const std::string& name)
+                 const std::string& name, const std::string& ns = "sim")
       : name_(name) {
     proxy::ControlPlaneConfig config;
     config.address = control.address();
@@ -299,7 +301,7 @@ class SimulatedProxy {
     }
     identity_ = *identity;
     envoy::config::core::v3::Node node;
-    node.set_id("sim/" + name);
+    node.set_id(ns + "/" + name);
     client_ = std::make_unique<proxy::control::XdsClient>(
         config, node,
         std::vector<std::string>{"type.googleapis.com/remora.v1.WorkloadSettings",
@@ -335,14 +337,18 @@ TEST_F(MeshTest, FiftySimulatedProxiesAndTwoRealOnesAllAcknowledgeAChange) {
   }
   WriteFileOrDie(dir_ + "/sim.yaml", workloads);
   ASSERT_EQ(Remoractl(*control_, {"apply", "-f", dir_ + "/sim.yaml"}).exit_code, 0);
-  CommandResult token =
-      Remoractl(*control_, {"token", "create", "--namespace=sim", "--service-account=sim"});
-  ASSERT_EQ(token.exit_code, 0) << token.output;
-  const std::string token_text(absl::StripAsciiWhitespace(token.output));
+  // One token per workload (each certificate is bound to its workload), minted with the control
+  // plane's own signing key: remoractl token create fifty times would only make this slower.
+  absl::StatusOr<std::unique_ptr<certs::TokenAuthority>> tokens =
+      certs::TokenAuthority::Open(control_->state_dir());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
   std::vector<std::unique_ptr<SimulatedProxy>> simulated;
   for (int i = 0; i < kSimulated; ++i) {
-    simulated.push_back(
-        std::make_unique<SimulatedProxy>(*control_, token_text, absl::StrCat("sim-", i)));
+    const std::string name = absl::StrCat("sim-", i);
+    absl::StatusOr<std::string> token =
+        (*tokens)->Mint("sim", "sim", name, absl::Hours(1), absl::Now());
+    ASSERT_TRUE(token.ok()) << token.status();
+    simulated.push_back(std::make_unique<SimulatedProxy>(*control_, *token, name));
     ASSERT_EQ(simulated.back()->error(), "") << i;
   }
   ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
@@ -411,9 +417,13 @@ TEST_F(MeshTest, AConnectionStillBeingSniffedIsAdmittedByTheConfigurationInForce
 // certificate.
 TEST_F(MeshTest, AProxyServesNothingUntilItsFirstConfigurationIsApplied) {
   const std::string app_port = absl::StrCat(app_.port());
+  CommandResult token =
+      Remoractl(*control_, {"token", "create", "--namespace=shop", "--service-account=web",
+                            "--workload=ghost-0", absl::StrCat("--out=", dir_, "/ghost.token")});
+  ASSERT_EQ(token.exit_code, 0) << token.output;
   absl::StatusOr<std::unique_ptr<ProxyProcess>> ghost = ProxyProcess::Start(
       dir_, "ghost",
-      MeshProxyConfig(*control_, dir_ + "/web.token", "shop", "ghost-0", "web",
+      MeshProxyConfig(*control_, dir_ + "/ghost.token", "shop", "ghost-0", "web",
                       absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.4:",
                                    app_port, "\", target: \"", app_.endpoint(), "\"}\n"),
                       "inbound: {mode: PERMISSIVE}\n"));
@@ -447,6 +457,27 @@ spec:
   EXPECT_THAT(status.output, HasSubstr("refused AuthorizationPolicy/shop/allow-nobody"));
   EXPECT_THAT(status.output, HasSubstr("fail closed"));
   EXPECT_TRUE(WaitForText(web_->log_path(), "fail closed"));
+}
+
+// Issue 16 item 17: workloads sharing a service account must not claim each other's xDS node id
+// (and so read each other's configuration): the certificate is bound to the workload its token
+// was minted for.
+TEST_F(MeshTest, AProxyCannotClaimAnotherWorkloadOfItsServiceAccount) {
+  Apply("web-1.yaml", R"(
+apiVersion: remora.io/v1
+kind: Workload
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {serviceAccount: web, addresses: [127.0.0.5]}
+)");
+  // web-0's token, web-0's certificate, but the node id of web-1.
+  const std::string token(absl::StripAsciiWhitespace(ReadFileOrEmpty(dir_ + "/web.token")));
+  SimulatedProxy impostor(*control_, token, "web-1", "shop");
+  ASSERT_EQ(impostor.error(), "");
+  EXPECT_TRUE(WaitForText(control_->process().log_path(), "node=\"shop/web-1\""))
+      << control_->Log();
+  EXPECT_EQ(impostor.updates(), 0);
+  EXPECT_THAT(ReadFileOrEmpty(control_->process().log_path()),
+              HasSubstr("was issued for workload shop/web-0"));
 }
 
 // Issue 16 item 4: the root namespace is the control plane's (--root-namespace), not a constant

@@ -78,6 +78,25 @@ class AdsServer::Stream {
                       absl::StrCat("proxy certificate is ", id->str(), " but workload ", node.id(),
                                    " runs as ", expected));
       }
+      // The service account is not enough: workloads sharing one would read each other's
+      // configuration. The certificate names the workload its bootstrap token was minted for.
+      absl::StatusOr<std::optional<std::string>> bound = PeerWorkload(*context_);
+      if (!bound.ok()) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate: ", bound.status().message()));
+      }
+      if (!bound->has_value()) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate ", id->str(),
+                                   " is bound to no workload; give the proxy a token minted with "
+                                   "remoractl token create --workload=",
+                                   workload->name));
+      }
+      if (**bound != workload->name) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate was issued for workload ", workload->ns, "/",
+                                   **bound, ", not ", node.id()));
+      }
     } else if (!(absl::IsNotFound(id.status()) && server_.options_.allow_plaintext &&
                  Plaintext())) {
       return refuse(
