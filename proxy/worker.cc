@@ -92,14 +92,18 @@ void Worker::Reauthorize() {
     Session::Admission& a = *session.admission;
     std::string reason;
     if (a.attributes.direction == filters::Direction::kInbound) {
-      // What policies see of this workload may have changed too.
-      a.attributes.destination.ns = snapshot_->ns();
-      a.attributes.destination.labels = snapshot_->labels();
+      // What policies see of this workload may have changed too (its labels, from the registry).
+      if (a.attributes.destination.ns != snapshot_->ns()) {
+        a.attributes.destination.ns = snapshot_->ns();
+      }
+      if (a.attributes.destination.labels != snapshot_->labels()) {
+        a.attributes.destination.labels = snapshot_->labels();
+      }
     }
     if (a.plaintext && snapshot_->config().PortSettings(a.attributes.destination.port).mode ==
                            PeerAuthMode::kStrict) {
-      // Istio applies a PeerAuthentication change to the listener, which drains connections
-      // that its new filter chain would not accept; a plaintext one under STRICT is such.
+      // Under Istio, STRICT removes the inbound listener's plaintext filter chain, and Envoy
+      // drains the connections of a filter chain it removes ("filter chain only update").
       reason = absl::StrCat("port ", a.attributes.destination.port, " now requires mTLS (STRICT)");
     } else {
       Verdict v = a.connection_only ? AuthorizeConnection(*snapshot_, a.attributes, a.component)

@@ -29,8 +29,9 @@ class DynamicConfig {
   // control plane sends a proxy only the policies that select its workload, so a refused policy
   // is one that should apply here: it keeps its last accepted version, and one that has none is
   // enforced as if it allowed nothing (fail closed) until a valid version arrives or the control
-  // plane withdraws it. Istio's policy translation fails closed the same way: an ALLOW rule it
-  // cannot build is dropped (allowing less), a DENY rule it cannot build denies everything.
+  // plane withdraws it. Istio fails closed the same way on a rule it cannot enforce (its
+  // "Authorization for TCP traffic" task: an ALLOW rule with HTTP-only fields on a TCP port is
+  // ignored, so less is allowed; a DENY rule's HTTP-only fields are ignored, so more is denied).
   std::vector<remora::v1::ResourceError> Apply(const ReceivedUpdate& update);
   // Refuses every resource of `update` with `reason` (its documents are valid one by one but not
   // together), once the caller has put back the configuration from before it.
