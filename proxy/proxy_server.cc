@@ -89,7 +89,8 @@ std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(
             RebuildPolicy(dynamic_->Policies(), dynamic_->Labels(), dynamic_->RootNamespace());
         !again.ok()) {
       LOG_ERROR("proxy.xds", "cannot rebuild the policy accepted before either (", again.message(),
-                "); keeping the engine in force");
+                "); denying all traffic until a configuration that compiles arrives");
+      (void)RebuildPolicy(dynamic_->DenyAll(), dynamic_->Labels(), dynamic_->RootNamespace());
     }
   }
   effective_ = std::make_shared<const ProxyConfig>(dynamic_->Effective(*config_));

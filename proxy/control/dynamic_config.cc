@@ -377,11 +377,16 @@ filters::PolicySet DynamicConfig::Policies() const {
   // stand-in never collides with a real policy; it names the refused one in every denial.
   const std::string ns = WorkloadNamespace();
   const std::string root = RootNamespace();
+  // Keeps stand-ins distinct when one lands in another namespace than its policy's.
+  auto name_in = [](const Refused& r, const std::string& target_ns) {
+    return r.ns == target_ns ? absl::StrCat(r.name, " (refused)")
+                             : absl::StrCat(r.ns, "/", r.name, " (refused)");
+  };
   for (const auto& [key, r] : refused_) {
     if (r.kind == "NetworkPolicy") {
       filters::NetworkPolicy np;
       np.meta.ns = ns;  // a NetworkPolicy applies in its own namespace: the one it was sent for
-      np.meta.name = absl::StrCat(r.name, " (refused)");
+      np.meta.name = name_in(r, ns);
       // An empty podSelector selects the workload; no rules: the directions it governs admit
       // nothing. Its own directions when the document was readable, else both.
       if (r.parsed.has_value() && !r.parsed->network_policies.empty()) {
@@ -400,11 +405,24 @@ filters::PolicySet DynamicConfig::Policies() const {
       // Its own namespace when that is one whose policies apply here; no selector: the control
       // plane sent it because it selects this workload. ALLOW with no rules allows nothing.
       ap.meta.ns = r.ns == ns || (!root.empty() && r.ns == root) ? r.ns : ns;
-      ap.meta.name = absl::StrCat(r.name, " (refused)");
+      ap.meta.name = name_in(r, ap.meta.ns);
       ap.action = filters::AuthzAction::kAllow;
       set.authorization_policies.push_back(std::move(ap));
     }
   }
+  return set;
+}
+
+filters::PolicySet DynamicConfig::DenyAll() const {
+  filters::PolicySet set;
+  filters::AuthorizationPolicy ap;
+  ap.meta.ns = WorkloadNamespace();
+  ap.meta.name = "(configuration refused)";
+  set.authorization_policies.push_back(std::move(ap));
+  filters::NetworkPolicy np;
+  np.meta = set.authorization_policies[0].meta;
+  np.policy_types = {filters::PolicyType::kIngress, filters::PolicyType::kEgress};
+  set.network_policies.push_back(std::move(np));
   return set;
 }
 

@@ -44,6 +44,9 @@ class DynamicConfig {
   // Every accepted policy document, parsed, and an allow-nothing stand-in (named "<name>
   // (refused)") for each refused policy that has no accepted version.
   filters::PolicySet Policies() const;
+  // Allows nothing in either direction: what the proxy enforces if even the policies it accepted
+  // before no longer compile (it never falls back to enforcing none).
+  filters::PolicySet DenyAll() const;
   // The workload's labels, as the control plane's registry has them.
   filters::Labels Labels() const;
   // The namespace whose policies apply mesh-wide, as the control plane says; empty until the

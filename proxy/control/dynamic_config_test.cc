@@ -191,5 +191,19 @@ TEST_F(DynamicConfigTest, ARefusedAuditPolicyChangesNothing) {
   EXPECT_TRUE(Allows("cluster.local/ns/shop/sa/batch"));
 }
 
+TEST_F(DynamicConfigTest, TheLastResortDeniesEverything) {
+  remora::v1::WorkloadSettings settings = Settings();
+  Apply(xds::kWorkloadSettingsType, {&settings});
+  filters::PolicySet deny = config_.DenyAll();
+  absl::StatusOr<std::shared_ptr<const filters::PolicyEngine>> engine =
+      filters::PolicyEngine::Build(deny);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  filters::RequestAttributes r;
+  r.source.principal = "cluster.local/ns/shop/sa/frontend";
+  r.destination.ns = "shop";
+  r.destination.port = 8080;
+  EXPECT_FALSE((*engine)->ForWorkload("shop", config_.Labels())->Evaluate(r).allowed());
+}
+
 }  // namespace
 }  // namespace remora::proxy::control
