@@ -359,8 +359,10 @@ awaitable<void> ProxyServer::Drain() {
 }
 
 absl::Status ProxyServer::Run() {
-  if (absl::Status s = Start(); !s.ok()) return s;
+  // Signals are caught before Start() announces the bound ports: a SIGTERM sent as soon as they
+  // are known is queued for the handler below, never the default action (exit 143, no drain).
   asio::signal_set signals(io_, SIGTERM, SIGINT);
+  if (absl::Status s = Start(); !s.ok()) return s;
   std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signo) {
     if (ec) return;
     if (draining_) {
