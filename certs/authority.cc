@@ -10,6 +10,7 @@
 #include "certs/cert_info.h"
 #include "certs/keys.h"
 #include "certs/pem.h"
+#include "certs/workload_binding.h"
 
 namespace remora::certs {
 namespace {
@@ -64,15 +65,21 @@ absl::StatusOr<Authority> Authority::FromPem(absl::string_view chain_pem,
 
 absl::StatusOr<X509Ptr> Authority::IssueSvid(EVP_PKEY* public_key, const SpiffeId& id,
                                              absl::Time now, absl::Duration lifetime,
-                                             absl::Duration backdate) const {
+                                             absl::Duration backdate,
+                                             absl::string_view workload) const {
   absl::Time not_after = std::min(now + lifetime, Asn1TimeToAbsl(X509_get0_notAfter(cert())));
-  return CertBuilder()
-      .AddUriSan(id.str())
+  CertBuilder builder;
+  builder.AddUriSan(id.str())
       .Validity(now - backdate, not_after)
       .Ca(false)
       .KeyUsage("critical,digitalSignature,keyEncipherment")
-      .ExtKeyUsage("serverAuth,clientAuth")
-      .Sign(public_key, cert(), key());
+      .ExtKeyUsage("serverAuth,clientAuth");
+  if (!workload.empty()) {
+    absl::StatusOr<std::string> binding = EncodeWorkloadBinding(workload);
+    if (!binding.ok()) return binding.status();
+    builder.Extension(kWorkloadBindingOid, std::move(*binding));
+  }
+  return builder.Sign(public_key, cert(), key());
 }
 
 CertChain Authority::PresentedChain(X509Ptr leaf) const {

@@ -23,10 +23,12 @@ class Authority {
 
   // Issues a workload certificate for `public_key` naming exactly `id`: URI SAN only, CA:FALSE,
   // digitalSignature+keyEncipherment, serverAuth+clientAuth, valid from `now - backdate` until
-  // `now + lifetime`, clipped to the signing certificate's own expiry.
+  // `now + lifetime`, clipped to the signing certificate's own expiry. A non-empty `workload`
+  // binds it to that workload (certs/workload_binding.h).
   absl::StatusOr<X509Ptr> IssueSvid(EVP_PKEY* public_key, const SpiffeId& id, absl::Time now,
                                     absl::Duration lifetime,
-                                    absl::Duration backdate = absl::Minutes(5)) const;
+                                    absl::Duration backdate = absl::Minutes(5),
+                                    absl::string_view workload = "") const;
 
   // The chain a workload presents with `leaf`: the leaf, then every CA certificate of this
   // authority except a self-signed root (peers have that in their bundle).

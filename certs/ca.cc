@@ -179,7 +179,8 @@ CertificateAuthority::Root* CertificateAuthority::Signing() {
 absl::StatusOr<IssuedCertificate> CertificateAuthority::Sign(absl::string_view csr_pem,
                                                              absl::Duration requested_validity,
                                                              const TokenClaims& claims,
-                                                             absl::Time now) {
+                                                             absl::Time now,
+                                                             absl::string_view workload) {
   absl::StatusOr<X509ReqPtr> csr = ParseCsr(csr_pem, "CSR");
   if (!csr.ok()) return csr.status();
   EVP_PKEY* public_key = X509_REQ_get0_pubkey(csr->get());
@@ -209,10 +210,11 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Sign(absl::string_view c
 
   absl::MutexLock lock(&mu_);
   Root* signing = Signing();
-  absl::StatusOr<X509Ptr> leaf =
-      signing->authority->IssueSvid(public_key, *proven, now, lifetime, options_.backdate);
+  absl::StatusOr<X509Ptr> leaf = signing->authority->IssueSvid(public_key, *proven, now, lifetime,
+                                                               options_.backdate, workload);
   if (!leaf.ok()) return leaf.status();
   IssuedCertificate out;
+  out.workload = std::string(workload);
   CertInfo info = DescribeCertificate(leaf->get());
   out.serial_hex = info.serial_hex;
   out.not_after = info.not_after;

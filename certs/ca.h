@@ -45,6 +45,7 @@ struct IssuedCertificate {
   std::string serial_hex;
   absl::Time not_after;
   std::string identity;
+  std::string workload;  // the workload it is bound to; empty: none
 };
 
 class CertificateAuthority {
@@ -58,9 +59,11 @@ class CertificateAuthority {
   // nothing, when the CSR is not a valid self-signed CSR, its key is not P-256/P-384/RSA>=2048, or
   // it asks for an identity other than the proven one (InvalidArgument / PermissionDenied, with
   // the reason). `requested_validity` zero means the default; others are clamped to the limits.
+  // A non-empty `workload` (the one the token was minted for) is bound into the certificate.
   absl::StatusOr<IssuedCertificate> Sign(absl::string_view csr_pem,
                                          absl::Duration requested_validity,
-                                         const TokenClaims& claims, absl::Time now);
+                                         const TokenClaims& claims, absl::Time now,
+                                         absl::string_view workload = "");
 
   // Issues a certificate for a key held by the control plane itself (its serving certificate),
   // with the given SPIFFE ID and DNS names.

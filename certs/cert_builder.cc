@@ -18,6 +18,24 @@ absl::Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const std::strin
   return absl::OkStatus();
 }
 
+absl::Status AddCustomExtension(X509* cert, const std::string& oid, const std::string& value) {
+  std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>> obj(
+      OBJ_txt2obj(oid.c_str(), /*no_name=*/1));
+  std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>> data(
+      ASN1_OCTET_STRING_new());
+  if (obj == nullptr || data == nullptr ||
+      ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                            static_cast<int>(value.size())) != 1) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat("encoding extension ", oid));
+  }
+  X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), 0, data.get()));
+  if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument, absl::StrCat("adding extension ", oid));
+  }
+  return absl::OkStatus();
+}
+
 Asn1IntegerPtr RandomSerial() {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof(bytes));
@@ -66,6 +84,11 @@ CertBuilder& CertBuilder::ExtKeyUsage(absl::string_view usage) {
   return *this;
 }
 
+CertBuilder& CertBuilder::Extension(absl::string_view oid, std::string value) {
+  extensions_.emplace_back(std::string(oid), std::move(value));
+  return *this;
+}
+
 absl::StatusOr<X509Ptr> CertBuilder::Sign(EVP_PKEY* subject_key, X509* issuer,
                                           EVP_PKEY* issuer_key) const {
   X509Ptr cert(X509_new());
@@ -110,6 +133,9 @@ absl::StatusOr<X509Ptr> CertBuilder::Sign(EVP_PKEY* subject_key, X509* issuer,
     std::string value = absl::StrJoin(sans_, ",");
     if (organization_.empty() && common_name_.empty()) value = absl::StrCat("critical,", value);
     s = AddExtension(cert.get(), &ctx, NID_subject_alt_name, value);
+  }
+  for (const auto& [oid, value] : extensions_) {
+    if (s.ok()) s = AddCustomExtension(cert.get(), oid, value);
   }
   if (!s.ok()) return s;
   if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {

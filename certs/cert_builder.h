@@ -23,6 +23,8 @@ class CertBuilder {
   // OpenSSL config syntax, e.g. "critical,digitalSignature,keyEncipherment"; "" omits it.
   CertBuilder& KeyUsage(absl::string_view usage);
   CertBuilder& ExtKeyUsage(absl::string_view usage);
+  // A non-critical extension `oid` (dotted) whose value is the DER `value`.
+  CertBuilder& Extension(absl::string_view oid, std::string value);
 
   // Signs a certificate for `subject_key` (only its public half is used). With `issuer` null the
   // certificate is self-signed by `issuer_key`. Serial: 128 random bits.
@@ -39,6 +41,7 @@ class CertBuilder {
   int path_len_ = -1;
   std::string key_usage_ = "critical,digitalSignature,keyEncipherment";
   std::string ext_key_usage_ = "serverAuth,clientAuth";
+  std::vector<std::pair<std::string, std::string>> extensions_;  // oid, DER value
 };
 
 }  // namespace remora::certs

@@ -1,18 +1,28 @@
 #include "certs/token_authority.h"
 
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "certs/keys.h"
 #include "certs/pem.h"
 #include "certs/spiffe_id.h"
+#include "certs/workload_binding.h"
 #include "common/file.h"
 #include "common/log.h"
 
 namespace remora::certs {
+namespace {
+
+// Between the workload name and the random part of a bound token's jti; no workload name holds
+// one.
+constexpr char kWorkloadSeparator[] = "/";
+
+}  // namespace
 
 TokenAuthority::TokenAuthority(EvpPkeyPtr key) : key_(std::move(key)), key_id_(KeyId(key_.get())) {}
 
@@ -40,9 +50,24 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Open(const std::
 absl::StatusOr<std::string> TokenAuthority::Mint(absl::string_view ns,
                                                  absl::string_view service_account,
                                                  absl::Duration ttl, absl::Time now) const {
+  return Mint(ns, service_account, "", ttl, now);
+}
+
+absl::StatusOr<std::string> TokenAuthority::Mint(absl::string_view ns,
+                                                 absl::string_view service_account,
+                                                 absl::string_view workload, absl::Duration ttl,
+                                                 absl::Time now) const {
   absl::StatusOr<SpiffeId> id = SpiffeId::ForServiceAccount("td", ns, service_account);
   if (!id.ok()) return id.status();
   TokenClaims claims;
+  if (!workload.empty()) {
+    if (absl::Status s = CheckWorkloadName(workload); !s.ok()) return s;
+    unsigned char random[16];
+    RAND_bytes(random, sizeof(random));
+    claims.id = absl::StrCat(
+        workload, kWorkloadSeparator,
+        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+  }
   claims.issuer = std::string(kTokenIssuer);
   claims.audience = std::string(kTokenAudience);
   claims.ns = std::string(ns);
@@ -51,6 +76,20 @@ absl::StatusOr<std::string> TokenAuthority::Mint(absl::string_view ns,
   claims.not_before = now - absl::Seconds(5);
   claims.expires = now + ttl;
   return SignToken(claims, key_.get(), key_id_);
+}
+
+absl::StatusOr<std::string> TokenAuthority::BoundWorkload(const TokenClaims& claims) {
+  const size_t slash = claims.id.find(kWorkloadSeparator);
+  if (slash == std::string::npos) {
+    return absl::NotFoundError(
+        "the bootstrap token names no workload; mint one for the workload with `remoractl token "
+        "create --namespace=NS --service-account=SA --workload=NAME`");
+  }
+  std::string workload = claims.id.substr(0, slash);
+  if (absl::Status s = CheckWorkloadName(workload); !s.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat("bootstrap token refused: ", s.message()));
+  }
+  return workload;
 }
 
 absl::StatusOr<TokenClaims> TokenAuthority::Verify(absl::string_view token, absl::Time now) const {

@@ -20,9 +20,21 @@ class TokenAuthority {
   // From an existing key (tests).
   explicit TokenAuthority(EvpPkeyPtr key);
 
+  // A token for the workload `workload` of `ns` running as `service_account`: the CA binds the
+  // certificate it issues for it to that workload (certs/workload_binding.h), and the control
+  // plane serves that certificate the xDS view of that workload only.
+  absl::StatusOr<std::string> Mint(absl::string_view ns, absl::string_view service_account,
+                                   absl::string_view workload, absl::Duration ttl,
+                                   absl::Time now) const;
+  // A token bound to no workload: it verifies, but the CA issues no workload certificate for it.
   absl::StatusOr<std::string> Mint(absl::string_view ns, absl::string_view service_account,
                                    absl::Duration ttl, absl::Time now) const;
   absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
+
+  // The workload a verified token was minted for; NotFound for a token bound to none. The name
+  // travels in the token's "jti", "<workload>/<random hex>": the signature covers it and the id
+  // stays unique. (TODO(issue 16): a claim of its own once certs/jwt carries one.)
+  static absl::StatusOr<std::string> BoundWorkload(const TokenClaims& claims);
 
   EVP_PKEY* key() const { return key_.get(); }
 

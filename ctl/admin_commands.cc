@@ -12,9 +12,11 @@ namespace {
 
 constexpr char kTokenUsage[] =
     "remoractl token create: mint a bootstrap token that lets a workload obtain its first\n"
-    "certificate for exactly one namespace and service account.\n"
+    "certificate for exactly one namespace and service account. The certificate is bound to\n"
+    "the workload named: the control plane serves it that workload's configuration only.\n"
     "\n"
-    "usage: remoractl token create --namespace=NS --service-account=SA [--ttl=1h] [--out=FILE]";
+    "usage: remoractl token create --namespace=NS --service-account=SA --workload=NAME\n"
+    "                              [--ttl=1h] [--out=FILE]";
 
 constexpr char kCaUsage[] =
     "remoractl ca: the mesh CA's roots and their rotation without downtime.\n"
@@ -29,12 +31,13 @@ constexpr char kCaUsage[] =
     "--step=next (the default) runs whichever comes next.";
 
 int Token(int argc, const char* const* argv) {
-  std::string ns, sa, out;
+  std::string ns, sa, workload, out;
   absl::Duration ttl = absl::Hours(1);
   ConnectionFlags connection;
   FlagSet flags("remoractl token", kTokenUsage);
   flags.String("namespace", &ns, "the workload's namespace");
   flags.String("service-account", &sa, "the workload's service account");
+  flags.String("workload", &workload, "the workload's name (its Workload or pod name)");
   flags.Duration("ttl", &ttl, "how long the token is valid");
   flags.String("out", &out, "write the token to this file (mode 0600) instead of printing it");
   AddConnectionFlags(flags, &connection);
@@ -42,13 +45,14 @@ int Token(int argc, const char* const* argv) {
   if (std::optional<int> done = ParseFlags(flags, argc, argv, &args)) return *done;
   if (args.size() != 1 || args[0] != "create")
     return Fail(kExitUsage, "usage: remoractl token create ...");
-  if (ns.empty() || sa.empty())
-    return Fail(kExitUsage, "--namespace and --service-account are required");
+  if (ns.empty() || sa.empty() || workload.empty())
+    return Fail(kExitUsage, "--namespace, --service-account and --workload are required");
   absl::StatusOr<OperatorClient> client = OperatorClient::Connect(connection);
   if (!client.ok()) return Fail(kExitFailure, std::string(client.status().message()));
   remora::v1::CreateTokenRequest request;
   request.set_namespace_(ns);
   request.set_service_account(sa);
+  request.set_workload(workload);
   request.set_ttl_seconds(static_cast<uint32_t>(absl::ToInt64Seconds(ttl)));
   remora::v1::CreateTokenResponse response;
   auto context = client->Context(connection.timeout);

@@ -50,20 +50,24 @@ void ProxyServer::Publish() {
     ns = *tls_->identity().id.Namespace();
   }
   if (engine_ != nullptr) policy = engine_->ForWorkload(ns, labels_);
-  snapshot_ =
-      std::make_shared<const Snapshot>(effective_, tls_, std::move(policy), labels_, ++generation_);
+  const bool configured = dynamic_ == nullptr || dynamic_->complete();
+  snapshot_ = std::make_shared<const Snapshot>(effective_, tls_, std::move(policy), labels_,
+                                               ++generation_, configured);
   for (auto& worker : workers_) worker->Publish(snapshot_);
 }
 
 absl::Status ProxyServer::RebuildPolicy(const filters::PolicySet& policies,
-                                        const filters::Labels& labels) {
+                                        const filters::Labels& labels,
+                                        const std::string& root_namespace) {
   if (policies.size() == 0) {
     engine_ = nullptr;
     labels_ = labels;
     return absl::OkStatus();
   }
+  filters::EngineOptions options;
+  if (!root_namespace.empty()) options.root_namespace = root_namespace;
   absl::StatusOr<std::shared_ptr<const filters::PolicyEngine>> engine =
-      filters::PolicyEngine::Build(policies);
+      filters::PolicyEngine::Build(policies, options);
   if (!engine.ok()) return engine.status();
   engine_ = std::move(*engine);
   labels_ = labels;
@@ -74,32 +78,38 @@ std::vector<remora::v1::ResourceError> ProxyServer::ApplyUpdate(
     const control::ReceivedUpdate& update) {
   control::DynamicConfig before = *dynamic_;
   std::vector<remora::v1::ResourceError> errors = dynamic_->Apply(update);
-  absl::Status policy = RebuildPolicy(dynamic_->Policies(), dynamic_->Labels());
+  absl::Status policy =
+      RebuildPolicy(dynamic_->Policies(), dynamic_->Labels(), dynamic_->RootNamespace());
   if (!policy.ok()) {
-    // The documents are valid one by one but not together: refuse this update's resources and
-    // keep enforcing what was accepted before.
+    // The documents are valid one by one but not together: refuse this update's resources (new
+    // policies among them are enforced as allowing nothing) and keep what was accepted before.
     *dynamic_ = std::move(before);
-    (void)RebuildPolicy(dynamic_->Policies(), dynamic_->Labels());
-    errors.clear();
-    for (const control::ReceivedResource& r : update.resources) {
-      remora::v1::ResourceError e;
-      e.set_type_url(update.type_url);
-      e.set_name(r.name);
-      e.set_reason(std::string(policy.message()));
-      errors.push_back(std::move(e));
+    errors = dynamic_->RefuseAll(update, policy.message());
+    if (absl::Status again =
+            RebuildPolicy(dynamic_->Policies(), dynamic_->Labels(), dynamic_->RootNamespace());
+        !again.ok()) {
+      LOG_ERROR("proxy.xds", "cannot rebuild the policy accepted before either (", again.message(),
+                "); denying all traffic until a configuration that compiles arrives");
+      (void)RebuildPolicy(dynamic_->DenyAll(), dynamic_->Labels(), dynamic_->RootNamespace());
     }
   }
   effective_ = std::make_shared<const ProxyConfig>(dynamic_->Effective(*config_));
   if (std::optional<certs::TrustBundle> bundle = dynamic_->Bundle(); bundle.has_value()) {
     certificates_->SetBundle(std::move(*bundle));
   }
-  LOG_INFO("proxy.xds", "applied ", update.resources.size(), " ",
-           update.type_url.substr(update.type_url.rfind('.') + 1), " resource(s) version ",
-           update.version,
-           errors.empty() ? std::string()
-                          : absl::StrCat("; refused ", errors.size(), ": ", errors[0].name(), ": ",
-                                         errors[0].reason()));
+  const std::string type = update.type_url.substr(update.type_url.rfind('.') + 1);
+  LOG_INFO("proxy.xds", "applied ", update.resources.size(), " ", type, " resource(s) version ",
+           update.version, errors.empty() ? "" : absl::StrCat("; refused ", errors.size()));
+  for (const remora::v1::ResourceError& e : errors) {
+    LOG_WARN("proxy.xds", "refused ", type, " ", e.name(), " version ", update.version,
+             " reason=", Quote(e.reason()));
+  }
+  const bool was_configured = snapshot_->configured();
   Publish();
+  if (!was_configured && snapshot_->configured()) {
+    LOG_INFO("proxy.xds", "first complete configuration applied (version ", update.version,
+             "); serving");
+  }
   return errors;
 }
 
@@ -128,8 +138,10 @@ admin::Readiness ProxyServer::Ready() const {
   if (!started_) return {false, "starting"};
   const auto& tls = snapshot_->tls();
   if (tls == nullptr) return {false, "no workload certificate: mTLS is refused until one loads"};
-  if (dynamic_ != nullptr && !dynamic_->has_workload()) {
-    return {false, "waiting for the workload's configuration from the control plane"};
+  if (dynamic_ != nullptr && !snapshot_->configured()) {
+    return {false, absl::StrCat("waiting for the first complete configuration from the control "
+                                "plane (missing: ",
+                                dynamic_->Missing(), "); refusing every connection until then")};
   }
   if (tls->identity().leaf.not_after <= absl::Now()) {
     return {false,
@@ -347,8 +359,10 @@ awaitable<void> ProxyServer::Drain() {
 }
 
 absl::Status ProxyServer::Run() {
-  if (absl::Status s = Start(); !s.ok()) return s;
+  // Signals are caught before Start() announces the bound ports: a SIGTERM sent as soon as they
+  // are known is queued for the handler below, never the default action (exit 143, no drain).
   asio::signal_set signals(io_, SIGTERM, SIGINT);
+  if (absl::Status s = Start(); !s.ok()) return s;
   std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signo) {
     if (ec) return;
     if (draining_) {

@@ -52,7 +52,10 @@ class ProxyServer final : public admin::AdminView {
   void Publish();
   // Applies an xDS update on the admin thread; returns the refused resources.
   std::vector<remora::v1::ResourceError> ApplyUpdate(const control::ReceivedUpdate& update);
-  absl::Status RebuildPolicy(const filters::PolicySet& policies, const filters::Labels& labels);
+  // `root_namespace` empty: the engine's default (static configurations only; with a control plane
+  // the root namespace is the control plane's).
+  absl::Status RebuildPolicy(const filters::PolicySet& policies, const filters::Labels& labels,
+                             const std::string& root_namespace = "");
   awaitable<void> Drain();
 
   std::shared_ptr<const ProxyConfig> config_;

@@ -70,13 +70,18 @@ class Session : public boost::intrusive::list_base_hook<
 
   Clock::time_point last_activity = Clock::now();
 
-  // An L4 connection admitted by policy remembers what it was admitted as, so it can be
-  // re-authorized (and closed) when the policy changes under it.
+  // A connection admitted by policy remembers what it was admitted as, so it can be
+  // re-authorized (and closed) when the configuration changes under it: a policy that no longer
+  // allows it, or (inbound plaintext) a port that now requires mTLS.
   struct Admission {
     filters::RequestAttributes attributes;
     std::string component;  // log component, "proxy.inbound"
     std::string who;        // "from=... to=... peer_identity=..." for the log line
     Counter* denied = nullptr;
+    bool plaintext = false;  // inbound without mTLS: closed if its port turns STRICT
+    // An HTTP port: only the connection-level layers (PeerAuthentication, NetworkPolicy) are
+    // re-checked here; each request meets AuthorizationPolicy on its own.
+    bool connection_only = false;
   };
   std::unique_ptr<Admission> admission;
 

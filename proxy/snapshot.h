@@ -15,9 +15,11 @@ namespace remora::proxy {
 class Snapshot {
  public:
   // `policy` null: no authorization policy is in force (everything the mTLS checks admit passes).
+  // `configured` false: the proxy has not applied its first complete configuration from the
+  // control plane, and serves nothing (fail closed).
   Snapshot(std::shared_ptr<const ProxyConfig> config, std::shared_ptr<const tls::TlsContexts> tls,
            std::shared_ptr<const filters::WorkloadPolicy> policy, filters::Labels labels,
-           uint64_t generation);
+           uint64_t generation, bool configured = true);
 
   const ProxyConfig& config() const { return *config_; }
   std::shared_ptr<const ProxyConfig> config_ptr() const { return config_; }
@@ -25,6 +27,7 @@ class Snapshot {
   const std::shared_ptr<const tls::TlsContexts>& tls() const { return tls_; }
   uint64_t generation() const { return generation_; }
   const filters::WorkloadPolicy* policy() const { return policy_.get(); }
+  bool configured() const { return configured_; }
   // This workload's namespace and labels, as policies see them.
   const std::string& ns() const { return ns_; }
   const filters::Labels& labels() const { return labels_; }
@@ -39,6 +42,7 @@ class Snapshot {
   filters::Labels labels_;
   std::string ns_;
   uint64_t generation_;
+  bool configured_;
   absl::flat_hash_map<std::string, const Service*> services_by_address_;
 };
 

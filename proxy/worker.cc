@@ -84,23 +84,43 @@ void Worker::Start(std::shared_ptr<const Snapshot> snapshot) {
 
 void Worker::Publish(std::shared_ptr<const Snapshot> snapshot) {
   asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
-    const bool policy_changed = snapshot_ == nullptr || snapshot_->policy() != snapshot->policy();
+    // A new policy, or new per-port settings (a PERMISSIVE port turned STRICT).
+    const bool changed = snapshot_ == nullptr || snapshot_->policy() != snapshot->policy() ||
+                         snapshot_->config_ptr() != snapshot->config_ptr();
     snapshot_ = std::move(snapshot);
-    if (policy_changed) Reauthorize();
+    if (changed) Reauthorize();
   });
 }
 
 void Worker::Reauthorize() {
-  // Policies are live: a connection admitted under the old policy is checked against the new one
-  // and closed if it would no longer be admitted.
+  // Policies are live: a connection admitted under the old configuration is checked against the
+  // new one and closed if it would no longer be admitted.
   for (Session& session : sessions_) {
     if (session.admission == nullptr) continue;
     Session::Admission& a = *session.admission;
-    Verdict v = Authorize(*snapshot_, a.attributes, a.component);
-    if (v.allowed) continue;
+    std::string reason;
+    if (a.attributes.direction == filters::Direction::kInbound) {
+      // What policies see of this workload may have changed too (its labels, from the registry).
+      if (a.attributes.destination.ns != snapshot_->ns()) {
+        a.attributes.destination.ns = snapshot_->ns();
+      }
+      if (a.attributes.destination.labels != snapshot_->labels()) {
+        a.attributes.destination.labels = snapshot_->labels();
+      }
+    }
+    if (a.plaintext && snapshot_->config().PortSettings(a.attributes.destination.port).mode ==
+                           PeerAuthMode::kStrict) {
+      // Under Istio, STRICT removes the inbound listener's plaintext filter chain, and Envoy
+      // drains the connections of a filter chain it removes ("filter chain only update").
+      reason = absl::StrCat("port ", a.attributes.destination.port, " now requires mTLS (STRICT)");
+    } else {
+      Verdict v = a.connection_only ? AuthorizeConnection(*snapshot_, a.attributes, a.component)
+                                    : Authorize(*snapshot_, a.attributes, a.component);
+      if (v.allowed) continue;
+      reason = absl::StrCat("policy changed: ", v.reason);
+    }
     if (a.denied != nullptr) a.denied->Inc();
-    LOG_WARN(a.component, "closing connection ", a.who,
-             " reason=", Quote(absl::StrCat("policy changed: ", v.reason)));
+    LOG_WARN(a.component, "closing connection ", a.who, " reason=", Quote(reason));
     session.admission.reset();
     session.Abort();
   }

@@ -1,5 +1,6 @@
 #include "proxy/control/dynamic_config.h"
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <set>
 
@@ -80,6 +81,12 @@ absl::StatusOr<std::string> DynamicConfig::Accept(const std::string& type,
     }
     for (int i = 0; i < w.ips_size(); ++i) {
       if (absl::Status s = CheckIp(w.ips(i), absl::StrCat("ips[", i, "]")); !s.ok()) return s;
+    }
+    if (w.root_namespace().empty() || w.root_namespace().find('/') != std::string::npos) {
+      return Refuse(absl::StrCat(
+          "root_namespace: \"", w.root_namespace(),
+          "\" is not a namespace; the control plane must say whose policies apply mesh-wide "
+          "(a remora-control older than this proxy does not: upgrade the control plane first)"));
     }
     workload_ = std::move(w);
     return name;
@@ -191,6 +198,38 @@ std::string NameOf(absl::string_view type, const google::protobuf::Any& any) {
 
 }  // namespace
 
+std::string DynamicConfig::WorkloadNamespace() const {
+  return workload_key_.substr(0, workload_key_.find('/'));
+}
+
+std::string DynamicConfig::RefusePolicy(const std::string& key, const google::protobuf::Any& any) {
+  if (policies_.count(key) != 0) return "; its last accepted version stays in force";
+  Refused refused;
+  remora::v1::AuthorizationPolicy p;
+  if (any.UnpackTo(&p)) {
+    refused.kind = p.kind();
+    refused.ns = p.namespace_();
+    refused.name = p.name();
+    absl::StatusOr<filters::PolicySet> parsed = filters::ParsePolicyDocuments(p.yaml(), key);
+    if (parsed.ok() && parsed->size() == 1) refused.parsed = std::move(*parsed);
+  }
+  if (refused.kind != "NetworkPolicy") refused.kind = "AuthorizationPolicy";
+  if (refused.parsed.has_value()) {
+    // Documents that are never enforced cannot open anything when refused.
+    const filters::PolicySet& set = *refused.parsed;
+    const bool dry_run =
+        (!set.authorization_policies.empty() && set.authorization_policies[0].meta.dry_run) ||
+        (!set.network_policies.empty() && set.network_policies[0].meta.dry_run);
+    const bool audit = !set.authorization_policies.empty() &&
+                       set.authorization_policies[0].action == filters::AuthzAction::kAudit;
+    if (dry_run || audit) return "; it is not enforced (dry-run or AUDIT), nothing changes";
+  }
+  if (refused.name.empty()) refused.name = key;
+  refused_[key] = std::move(refused);
+  return "; until a valid version arrives the workload enforces it as a policy that allows "
+         "nothing (fail closed)";
+}
+
 std::vector<remora::v1::ResourceError> DynamicConfig::Apply(const ReceivedUpdate& update) {
   // Removals first, so a replaced set never counts old and new resources together.
   std::set<std::string> present;
@@ -209,22 +248,78 @@ std::vector<remora::v1::ResourceError> DynamicConfig::Apply(const ReceivedUpdate
   // WorkloadSettings, PeerAuthentication and TrustBundle are never removed by absence: losing
   // the trust bundle would refuse every peer. They change by replacement only.
   if (update.type_url == kServiceType) remove(services_);
-  if (update.type_url == kAuthorizationPolicyType) remove(policies_);
+  if (update.type_url == kAuthorizationPolicyType) {
+    remove(policies_);
+    remove(refused_);
+  }
+  if (std::find(xds::kAllTypes.begin(), xds::kAllTypes.end(), update.type_url) !=
+      xds::kAllTypes.end()) {
+    received_.insert(update.type_url);
+  }
 
   std::vector<remora::v1::ResourceError> errors;
   for (size_t i = 0; i < update.resources.size(); ++i) {
     const ReceivedResource& r = update.resources[i];
     absl::StatusOr<std::string> name = Accept(update.type_url, *r.resource);
-    if (name.ok()) continue;
+    if (name.ok()) {
+      refused_.erase(*name);
+      continue;
+    }
     // A refused resource keeps its last accepted version, if it had one.
     remora::v1::ResourceError e;
     e.set_type_url(update.type_url);
     std::string known = r.name.empty() ? NameOf(update.type_url, *r.resource) : r.name;
-    e.set_name(known.empty() ? absl::StrCat("resource #", i) : known);
-    e.set_reason(std::string(name.status().message()));
+    if (known.empty()) known = absl::StrCat("resource #", i);
+    e.set_name(known);
+    std::string reason(name.status().message());
+    if (update.type_url == kAuthorizationPolicyType) {
+      absl::StrAppend(&reason, RefusePolicy(known, *r.resource));
+    }
+    e.set_reason(std::move(reason));
     errors.push_back(std::move(e));
   }
   return errors;
+}
+
+std::vector<remora::v1::ResourceError> DynamicConfig::RefuseAll(const ReceivedUpdate& update,
+                                                                absl::string_view reason) {
+  received_.insert(update.type_url);
+  std::vector<remora::v1::ResourceError> errors;
+  for (size_t i = 0; i < update.resources.size(); ++i) {
+    const ReceivedResource& r = update.resources[i];
+    std::string known = r.name.empty() ? NameOf(update.type_url, *r.resource) : r.name;
+    if (known.empty()) known = absl::StrCat("resource #", i);
+    std::string why(reason);
+    if (update.type_url == kAuthorizationPolicyType) {
+      absl::StrAppend(&why, RefusePolicy(known, *r.resource));
+    }
+    remora::v1::ResourceError e;
+    e.set_type_url(update.type_url);
+    e.set_name(std::move(known));
+    e.set_reason(std::move(why));
+    errors.push_back(std::move(e));
+  }
+  return errors;
+}
+
+bool DynamicConfig::complete() const {
+  if (!workload_.has_value()) return false;
+  for (absl::string_view type : xds::kAllTypes) {
+    if (received_.count(std::string(type)) == 0) return false;
+  }
+  return true;
+}
+
+std::string DynamicConfig::Missing() const {
+  std::vector<std::string> missing;
+  for (absl::string_view type : xds::kAllTypes) {
+    if (received_.count(std::string(type)) == 0) {
+      missing.emplace_back(xds::ShortTypeName(type));
+    } else if (type == kWorkloadSettingsType && !workload_.has_value()) {
+      missing.push_back("WorkloadSettings (refused)");
+    }
+  }
+  return absl::StrJoin(missing, ", ");
 }
 
 ProxyConfig DynamicConfig::Effective(const ProxyConfig& base) const {
@@ -235,7 +330,8 @@ ProxyConfig DynamicConfig::Effective(const ProxyConfig& base) const {
                                  : UnknownDestinationPolicy::kPassthrough;
     for (const remora::v1::Port& p : workload_->ports()) {
       InboundPort& port =
-          c.inbound_ports.try_emplace(static_cast<uint16_t>(p.port()), InboundPort{.mode = c.default_mode})
+          c.inbound_ports
+              .try_emplace(static_cast<uint16_t>(p.port()), InboundPort{.mode = c.default_mode})
               .first->second;
       port.protocol = p.protocol() == "http" ? AppProtocol::kHttp : AppProtocol::kTcp;
       port.name = p.name();
@@ -277,7 +373,61 @@ filters::PolicySet DynamicConfig::Policies() const {
     filters::PolicySet copy = p.parsed;
     set.Append(std::move(copy));
   }
+  // Stand-ins for refused policies. The name carries a space, which no Kubernetes name can, so a
+  // stand-in never collides with a real policy; it names the refused one in every denial.
+  const std::string ns = WorkloadNamespace();
+  const std::string root = RootNamespace();
+  // Keeps stand-ins distinct when one lands in another namespace than its policy's.
+  auto name_in = [](const Refused& r, const std::string& target_ns) {
+    return r.ns == target_ns ? absl::StrCat(r.name, " (refused)")
+                             : absl::StrCat(r.ns, "/", r.name, " (refused)");
+  };
+  for (const auto& [key, r] : refused_) {
+    if (r.kind == "NetworkPolicy") {
+      filters::NetworkPolicy np;
+      np.meta.ns = ns;  // a NetworkPolicy applies in its own namespace: the one it was sent for
+      np.meta.name = name_in(r, ns);
+      // An empty podSelector selects the workload; no rules: the directions it governs admit
+      // nothing. Its own directions when the document was readable, else both.
+      if (r.parsed.has_value() && !r.parsed->network_policies.empty()) {
+        const filters::NetworkPolicy& original = r.parsed->network_policies[0];
+        np.policy_types = original.policy_types;
+        if (np.policy_types.empty()) {
+          np.policy_types.push_back(filters::PolicyType::kIngress);
+          if (!original.egress.empty()) np.policy_types.push_back(filters::PolicyType::kEgress);
+        }
+      } else {
+        np.policy_types = {filters::PolicyType::kIngress, filters::PolicyType::kEgress};
+      }
+      set.network_policies.push_back(std::move(np));
+    } else {
+      filters::AuthorizationPolicy ap;
+      // Its own namespace when that is one whose policies apply here; no selector: the control
+      // plane sent it because it selects this workload. ALLOW with no rules allows nothing.
+      ap.meta.ns = r.ns == ns || (!root.empty() && r.ns == root) ? r.ns : ns;
+      ap.meta.name = name_in(r, ap.meta.ns);
+      ap.action = filters::AuthzAction::kAllow;
+      set.authorization_policies.push_back(std::move(ap));
+    }
+  }
   return set;
+}
+
+filters::PolicySet DynamicConfig::DenyAll() const {
+  filters::PolicySet set;
+  filters::AuthorizationPolicy ap;
+  ap.meta.ns = WorkloadNamespace();
+  ap.meta.name = "(configuration refused)";
+  set.authorization_policies.push_back(std::move(ap));
+  filters::NetworkPolicy np;
+  np.meta = set.authorization_policies[0].meta;
+  np.policy_types = {filters::PolicyType::kIngress, filters::PolicyType::kEgress};
+  set.network_policies.push_back(std::move(np));
+  return set;
+}
+
+std::string DynamicConfig::RootNamespace() const {
+  return workload_.has_value() ? workload_->root_namespace() : std::string();
 }
 
 filters::Labels DynamicConfig::Labels() const {

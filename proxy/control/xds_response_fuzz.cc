@@ -47,5 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)config.Effective(remora::proxy::ProxyConfig());
   (void)config.Policies();
   (void)config.Bundle();
+  (void)config.complete();
+  (void)config.Missing();
+  (void)config.RootNamespace();
   return 0;
 }

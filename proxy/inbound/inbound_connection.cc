@@ -73,7 +73,13 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
   const tcp::endpoint* app = &app_address->endpoint;
   session.upstream_source = app_address->source;
   const std::string destination = absl::StrCat("port ", app->port());
-  const InboundPort port = snapshot->config().PortSettings(app->port());
+  if (!snapshot->configured()) {
+    LogRefusal(listener, peer, destination, "",
+               "proxy has no configuration from the control plane yet; serving nothing until its "
+               "first complete configuration is applied (fail closed)");
+    co_return;
+  }
+  InboundPort port = snapshot->config().PortSettings(app->port());
 
   // Protocol detection. STRICT sniffs too, to tell a plaintext client apart from a TLS failure.
   bool use_tls = port.mode != PeerAuthMode::kDisable;
@@ -162,35 +168,53 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
 
   handshake_slot.Release();
 
+  // Admission meets the configuration in force now, not the one the connection was accepted
+  // under: sniffing and the handshake take time, and a policy or the port's mode may have
+  // changed meanwhile (a connection admitted on stale settings would never be checked again).
+  const std::shared_ptr<const Snapshot> current =
+      worker.latest != nullptr ? *worker.latest : snapshot;
+  port = current->config().PortSettings(app->port());
+  if (!use_tls && port.mode == PeerAuthMode::kStrict) {
+    stats.plaintext_refused.Inc();
+    LogRefusal(
+        listener, peer, destination, "",
+        absl::StrCat("plaintext connection refused: ", destination, " requires mTLS (STRICT)"));
+    co_return;
+  }
+
   // Authorization, before the app sees a connection. HTTP ports are authorized per request.
   const std::string component = absl::StrCat("proxy.", listener.config.name);
   filters::RequestAttributes attributes =
-      InboundAttributes(*snapshot, peer, local, app->port(), port, peer_identity);
+      InboundAttributes(*current, peer, local, app->port(), port, peer_identity);
+  const std::string who =
+      absl::StrCat("from=", net::ToString(peer), " to=", destination,
+                   " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity));
   if (port.protocol == AppProtocol::kHttp) {
     // NetworkPolicy and PeerAuthentication act on the connection; each request then meets
     // AuthorizationPolicy on its own.
-    if (Verdict v = AuthorizeConnection(*snapshot, attributes, component); !v.allowed) {
+    if (Verdict v = AuthorizeConnection(*current, attributes, component); !v.allowed) {
       stats.authz_denied.Inc();
       LogRefusal(listener, peer, destination, peer_identity,
                  v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
       co_return;
     }
+    session.admission = std::make_unique<Session::Admission>(
+        Session::Admission{attributes, component, who, &stats.authz_denied, !use_tls,
+                           /*connection_only=*/true});
     stats.http_cx.Inc();
-    co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, snapshot, listener,
+    co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, current, listener,
                                     worker, session);
     co_return;
   }
-  if (Verdict v = Authorize(*snapshot, attributes, component); !v.allowed) {
+  if (Verdict v = Authorize(*current, attributes, component); !v.allowed) {
     stats.authz_denied.Inc();
     LogRefusal(listener, peer, destination, peer_identity,
                v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
     co_return;
   }
-  session.admission = std::make_unique<Session::Admission>(Session::Admission{
-      std::move(attributes), component,
-      absl::StrCat("from=", net::ToString(peer), " to=", destination,
-                   " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity)),
-      &stats.authz_denied});
+  session.admission = std::make_unique<Session::Admission>(
+      Session::Admission{std::move(attributes), component, who, &stats.authz_denied, !use_tls,
+                         /*connection_only=*/false});
 
   absl::StatusOr<tcp::socket> upstream_socket =
       co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));

@@ -523,9 +523,9 @@ absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
   }
   const std::string dir = absl::StrCat(run_dir_, "/pods/", spec.name);
   if (absl::Status s = MakeDir(dir, 0700); !s.ok()) return s;
-  if (CommandResult r =
-          Remoractl({"token", "create", "--namespace=" + spec.ns,
-                     "--service-account=" + spec.service_account, "--out=" + dir + "/token"});
+  if (CommandResult r = Remoractl({"token", "create", "--namespace=" + spec.ns,
+                                   "--service-account=" + spec.service_account,
+                                   "--workload=" + spec.name, "--out=" + dir + "/token"});
       !r.ok()) {
     return absl::InternalError(absl::StrCat("remoractl token create: ", r.out, r.err));
   }

@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> ControlPlaneProcess::Start(
   nlohmann::json j = nlohmann::json::parse(ReadFileOrEmpty(ports));
   return std::unique_ptr<ControlPlaneProcess>(
       new ControlPlaneProcess(std::move(*process), dir, j["grpc"].get<std::string>(),
-                              j.value("admin", ""), j.value("webhook", "")));
+                              j.value("admin", ""), j.value("webhook", ""), j.value("dev", "")));
 }
 
 CommandResult Remoractl(const ControlPlaneProcess& control, const std::vector<std::string>& args,

@@ -25,22 +25,26 @@ class ControlPlaneProcess {
   std::string ca_bundle() const { return state_dir() + "/ca-bundle.pem"; }
   const std::string& admin() const { return admin_; }
   const std::string& webhook() const { return webhook_; }
+  // The plaintext development xDS port (--dev-listen), "" when off.
+  const std::string& dev() const { return dev_; }
   Subprocess& process() { return process_; }
   std::string Log() const { return process_.Log(); }
 
  private:
   ControlPlaneProcess(Subprocess p, std::string dir, std::string address, std::string admin,
-                      std::string webhook)
+                      std::string webhook, std::string dev)
       : process_(std::move(p)),
         dir_(std::move(dir)),
         address_(std::move(address)),
         admin_(std::move(admin)),
-        webhook_(std::move(webhook)) {}
+        webhook_(std::move(webhook)),
+        dev_(std::move(dev)) {}
   Subprocess process_;
   std::string dir_;
   std::string address_;
   std::string admin_;
   std::string webhook_;
+  std::string dev_;
 };
 
 struct CommandResult {

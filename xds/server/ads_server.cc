@@ -1,9 +1,11 @@
 #include "xds/server/ads_server.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -14,6 +16,9 @@
 namespace remora::xds {
 
 namespace discovery = envoy::service::discovery::v3;
+
+// The most resource names one stream may subscribe to or report holding, per type.
+constexpr size_t kMaxResourceNames = 100000;
 
 // One proxy's stream, state of the world or delta. Everything below runs under mu_: reads and
 // writes complete on gRPC threads, pushes come from the pusher thread.
@@ -73,6 +78,25 @@ class AdsServer::Stream {
                       absl::StrCat("proxy certificate is ", id->str(), " but workload ", node.id(),
                                    " runs as ", expected));
       }
+      // The service account is not enough: workloads sharing one would read each other's
+      // configuration. The certificate names the workload its bootstrap token was minted for.
+      absl::StatusOr<std::optional<std::string>> bound = PeerWorkload(*context_);
+      if (!bound.ok()) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate: ", bound.status().message()));
+      }
+      if (!bound->has_value()) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate ", id->str(),
+                                   " is bound to no workload; give the proxy a token minted with "
+                                   "remoractl token create --workload=",
+                                   workload->name));
+      }
+      if (**bound != workload->name) {
+        return refuse(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("proxy certificate was issued for workload ", workload->ns, "/",
+                                   **bound, ", not ", node.id()));
+      }
     } else if (!(absl::IsNotFound(id.status()) && server_.options_.allow_plaintext &&
                  Plaintext())) {
       return refuse(
@@ -90,6 +114,31 @@ class AdsServer::Stream {
     server_.tracker_.Connected(id_, std::move(state));
     server_.stats_.streams_active.Add();
     LOG_INFO("xds", "proxy connected ", key_, " peer=", peer, " identity=", identity_);
+    return true;
+  }
+
+  // Per-stream state exists only for the types this server serves, and a delta subscription
+  // names a bounded number of resources: a client cannot grow the server's memory by inventing
+  // type URLs or names. An unknown type ends the stream with an error naming the types served
+  // (rather than an empty answer that would keep state for it); a proxy subscribes only to
+  // kAllTypes, and like Istio's, the control plane is upgraded before its proxies.
+  bool CheckRequest(const std::string& type, size_t names) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (std::find(kAllTypes.begin(), kAllTypes.end(), type) == kAllTypes.end()) {
+      std::vector<std::string> served;
+      for (absl::string_view t : kAllTypes) served.emplace_back(t);
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("type_url \"", type.substr(0, 200),
+                                             "\" is not served by this control plane; it serves ",
+                                             absl::StrJoin(served, ", "))));
+      return false;
+    }
+    if (names > kMaxResourceNames) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                absl::StrCat("a subscription to ", ShortTypeName(type), " names ",
+                                             names, " resources; at most ", kMaxResourceNames,
+                                             " are accepted (subscribe to \"*\" instead)")));
+      return false;
+    }
     return true;
   }
 
@@ -277,7 +326,7 @@ class Reactor : public AdsServer::Stream, public grpc::ServerBidiReactor<Request
       return;
     }
     if (!authenticated_ && !Authenticate(request_.node())) return;
-    HandleRequest();
+    if (!HandleRequest()) return;  // the stream is finished
     this->StartRead(&request_);
   }
 
@@ -295,7 +344,8 @@ class Reactor : public AdsServer::Stream, public grpc::ServerBidiReactor<Request
   void OnCancel() override {}
 
  protected:
-  virtual void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Handles request_; returns false when it finished the stream.
+  virtual bool HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
 
   void Send(Response response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     CountResponse();
@@ -317,13 +367,14 @@ class SotwStream final : public Reactor<discovery::DiscoveryRequest, discovery::
   using Reactor::Reactor;
 
  private:
-  void HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  bool HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string& type = request_.type_url();
+    if (!CheckRequest(type, static_cast<size_t>(request_.resource_names_size()))) return false;
     TypeState& state = types_[type];
     if (!request_.response_nonce().empty()) {
       OnAnswer(type, state, request_.response_nonce(), request_.version_info(),
                request_.has_error_detail() ? &request_.error_detail() : nullptr);
-      return;
+      return true;
     }
     // A new subscription (or a reconnect): send the current state of the type.
     state.subscribed = true;
@@ -334,20 +385,16 @@ class SotwStream final : public Reactor<discovery::DiscoveryRequest, discovery::
     } else {
       SendType(type, state);
     }
+    return !finished_;
   }
 
   bool SendType(const std::string& type, TypeState& state) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Every type of kAllTypes is in the view, empty or not (CheckRequest admitted only those).
     auto it = view_.types.find(type);
-    if (it == view_.types.end()) {
-      // A type this server does not know: answer with an empty set so the client is not stuck.
-      if (!state.sent_hash.empty() || state.sent_hash == "unknown") return false;
-      state.sent_hash = "unknown";
-    } else {
-      const std::string hash = view_.TypeHash(type);
-      if (hash == state.sent_hash) return false;
-      state.sent_hash = hash;
-    }
+    const std::string hash = view_.TypeHash(type);
+    if (hash == state.sent_hash) return false;
+    state.sent_hash = hash;
     discovery::DiscoveryResponse response;
     response.set_type_url(type);
     response.set_version_info(absl::StrCat(version_));
@@ -371,13 +418,19 @@ class DeltaStream final
   using Reactor::Reactor;
 
  private:
-  void HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  bool HandleRequest() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string& type = request_.type_url();
+    auto known = types_.find(type);
+    const size_t held = known == types_.end() ? 0 : known->second.names.size();
+    if (!CheckRequest(type, held + static_cast<size_t>(request_.resource_names_subscribe_size()) +
+                                static_cast<size_t>(request_.initial_resource_versions_size()))) {
+      return false;
+    }
     TypeState& state = types_[type];
     if (!request_.response_nonce().empty()) {
       OnAnswer(type, state, request_.response_nonce(), absl::StrCat(version_),
                request_.has_error_detail() ? &request_.error_detail() : nullptr);
-      return;
+      return true;
     }
     // First request of a type (wildcard subscription): initial_resource_versions says what a
     // reconnecting client still holds, so only differences are sent.
@@ -396,6 +449,7 @@ class DeltaStream final
     } else {
       SendType(type, state);
     }
+    return !finished_;
   }
 
   bool SendType(const std::string& type, TypeState& state) override

@@ -88,4 +88,26 @@ class AdsServer final
   std::thread pusher_;
 };
 
+// The same AdsServer offered on a second gRPC server (a service object registers with one server
+// only): the plaintext development port serves xDS and nothing else.
+class AdsForwarder final
+    : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+ public:
+  explicit AdsForwarder(AdsServer& ads) : ads_(ads) {}
+
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                          envoy::service::discovery::v3::DiscoveryResponse>*
+  StreamAggregatedResources(grpc::CallbackServerContext* context) override {
+    return ads_.StreamAggregatedResources(context);
+  }
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override {
+    return ads_.DeltaAggregatedResources(context);
+  }
+
+ private:
+  AdsServer& ads_;
+};
+
 }  // namespace remora::xds

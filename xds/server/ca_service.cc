@@ -24,8 +24,19 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
     reactor->Finish(ToGrpc(claims.status()));
     return reactor;
   }
-  absl::StatusOr<certs::IssuedCertificate> issued =
-      ca_.Sign(request->csr(), absl::Seconds(request->validity_duration()), *claims, now);
+  // The certificate is bound to the workload the token was minted for, so the xDS server can
+  // tell apart workloads that share a service account (certs/workload_binding.h).
+  absl::StatusOr<std::string> workload = certs::TokenAuthority::BoundWorkload(*claims);
+  if (!workload.ok()) {
+    stats_.csr_refused_token.Inc();
+    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " token_identity=", claims->ns, "/",
+             claims->service_account, " reason=\"", workload.status().message(), "\"");
+    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                 std::string(workload.status().message())));
+    return reactor;
+  }
+  absl::StatusOr<certs::IssuedCertificate> issued = ca_.Sign(
+      request->csr(), absl::Seconds(request->validity_duration()), *claims, now, *workload);
   if (!issued.ok()) {
     stats_.csr_refused_request.Inc();
     LOG_WARN("ca", "refused CreateCertificate peer=", peer, " token_identity=", claims->ns, "/",
@@ -35,7 +46,8 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
   }
   for (std::string& pem : issued->chain_pem) response->add_cert_chain(std::move(pem));
   stats_.csr_issued.Inc();
-  LOG_INFO("ca", "issued ", issued->identity, " serial=", issued->serial_hex,
+  LOG_INFO("ca", "issued ", issued->identity, " workload=", claims->ns, "/", issued->workload,
+           " serial=", issued->serial_hex,
            " expires=", absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()),
            " peer=", peer);
   reactor->Finish(grpc::Status::OK);

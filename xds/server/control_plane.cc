@@ -25,7 +25,23 @@ ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(opt
   ads_stats_.Register(registry_, "xds_", "");
 }
 
+namespace {
+
+void AddChannelArguments(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+}
+
+}  // namespace
+
 ControlPlane::~ControlPlane() {
+  if (dev_grpc_ != nullptr) {
+    dev_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   if (grpc_ != nullptr) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   if (ads_ != nullptr) ads_->Stop();
 }
@@ -38,6 +54,29 @@ void ControlPlane::OnCaChange() {
   (void)WriteFileAtomic(options_.state_dir + "/ca-bundle.pem", absl::StrJoin(ca_->BundlePem(), ""),
                         0644);
   ads_->Refresh();
+}
+
+absl::StatusOr<int> ControlPlane::StartDevPort() {
+  // A server of its own: on the TLS server every service is reachable from every port, and the
+  // CA (bootstrap tokens) and the operator API (the operator token) must not be offered in the
+  // clear. Istio's plaintext 15010 is likewise xDS only; its CA is on 15012.
+  LOG_WARN("control", "--dev-listen=", options_.dev_listen,
+           ": plaintext xDS without authentication, for development only: any client there may "
+           "claim any registered workload and read its configuration. The CA and the operator "
+           "API are served only on ",
+           options_.listen, " (TLS)");
+  dev_ads_ = std::make_unique<AdsForwarder>(*ads_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.dev_listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(dev_ads_.get());
+  AddChannelArguments(builder);
+  dev_grpc_ = builder.BuildAndStart();
+  if (dev_grpc_ == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on --dev-listen=", options_.dev_listen, " (port in use?)"));
+  }
+  return port;
 }
 
 absl::Status ControlPlane::Start() {
@@ -110,26 +149,22 @@ absl::Status ControlPlane::Start() {
   tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::ServerBuilder builder;
   int tls_port = 0;
-  int dev_port = 0;
   builder.AddListeningPort(options_.listen, grpc::experimental::TlsServerCredentials(tls),
                            &tls_port);
-  if (!options_.dev_listen.empty()) {
-    builder.AddListeningPort(options_.dev_listen, grpc::InsecureServerCredentials(), &dev_port);
-  }
   builder.RegisterService(ca_service_.get());
   builder.RegisterService(ads_.get());
   builder.RegisterService(operator_service_.get());
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  AddChannelArguments(builder);
   grpc_ = builder.BuildAndStart();
-  if (grpc_ == nullptr || tls_port == 0 || (!options_.dev_listen.empty() && dev_port == 0)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen,
-                                               options_.dev_listen.empty() ? "" : " or ",
-                                               options_.dev_listen, " (port in use?)"));
+  if (grpc_ == nullptr || tls_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen, " (port in use?)"));
+  }
+  int dev_port = 0;
+  if (!options_.dev_listen.empty()) {
+    absl::StatusOr<int> port = StartDevPort();
+    if (!port.ok()) return port.status();
+    dev_port = *port;
   }
   nlohmann::json ports;
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
@@ -199,9 +234,9 @@ absl::Status ControlPlane::Start() {
   }
   ready_ = true;
   LOG_INFO("control", "serving xDS, CA and operator API on ", ports["grpc"].get<std::string>(),
-           dev_port
-               ? absl::StrCat("; plaintext development xDS on ", ports["dev"].get<std::string>())
-               : std::string(""),
+           dev_port ? absl::StrCat("; plaintext development xDS (only) on ",
+                                   ports["dev"].get<std::string>())
+                    : std::string(""),
            "; trust domain ", options_.trust_domain, "; state ", options_.state_dir,
            "; operator token ", operator_auth_->path());
   return absl::OkStatus();
@@ -242,6 +277,10 @@ absl::Status ControlPlane::Run() {
   });
   asio::co_spawn(io_, Maintenance(), asio::detached);
   io_.run();
+  if (dev_grpc_ != nullptr) {
+    dev_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    dev_grpc_.reset();
+  }
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc_.reset();
   ads_->Stop();

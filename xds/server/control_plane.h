@@ -1,5 +1,6 @@
 // The remora-control process: the CA and xDS over gRPC+TLS (15012), the operator API, an optional
-// plaintext development port (15010), health and metrics, all around one state directory.
+// plaintext development port (15010, xDS only), health and metrics, all around one state
+// directory.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -28,8 +29,10 @@ namespace remora::xds {
 struct ControlPlaneOptions {
   std::string state_dir = "/var/lib/remora";
   std::string trust_domain = "cluster.local";
-  std::string listen = "0.0.0.0:15012";          // xDS, CA and operator API over TLS
-  std::string dev_listen;                        // plaintext xDS for development; "" = off
+  std::string listen = "0.0.0.0:15012";  // xDS, CA and operator API over TLS
+  // Plaintext xDS for development; "" = off. Only xDS is served there: the CA and the operator
+  // API take bearer tokens, which must never cross the network in the clear.
+  std::string dev_listen;
   std::string admin_listen = "127.0.0.1:15014";  // /ready, /stats/prometheus; "" = off
   std::string root_namespace = "remora-system";
   std::string own_namespace = "remora-system";
@@ -57,6 +60,8 @@ class ControlPlane {
 
  private:
   absl::Status Start();
+  // The plaintext development port (xDS only); returns the bound port.
+  absl::StatusOr<int> StartDevPort();
   void OnCaChange();
   awaitable<void> Maintenance();
 
@@ -75,6 +80,8 @@ class ControlPlane {
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<OperatorService> operator_service_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<AdsForwarder> dev_ads_;
+  std::unique_ptr<grpc::Server> dev_grpc_;  // the development port, when on
   std::unique_ptr<http::Server> admin_;
   std::unique_ptr<inject::WebhookServer> webhook_;
   bool ready_ = false;

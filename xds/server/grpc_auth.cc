@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "certs/pem.h"
 #include "certs/svid.h"
+#include "certs/workload_binding.h"
 
 namespace remora::xds {
 
@@ -24,16 +25,31 @@ absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context) 
   return value.substr(kPrefix.size());
 }
 
-absl::StatusOr<certs::SpiffeId> PeerIdentity(const grpc::ServerContextBase& context,
-                                             absl::string_view trust_domain) {
+namespace {
+
+// The peer's verified leaf certificate, parsed.
+absl::StatusOr<certs::CertChain> PeerCertificate(const grpc::ServerContextBase& context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::NotFoundError("the peer presented no client certificate");
   }
   std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
   if (pem.empty()) return absl::NotFoundError("the peer presented no client certificate");
-  absl::StatusOr<certs::CertChain> chain =
-      certs::ParseCertificates(absl::string_view(pem[0].data(), pem[0].size()), "peer certificate");
+  return certs::ParseCertificates(absl::string_view(pem[0].data(), pem[0].size()),
+                                  "peer certificate");
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> PeerWorkload(const grpc::ServerContextBase& context) {
+  absl::StatusOr<certs::CertChain> chain = PeerCertificate(context);
+  if (!chain.ok()) return chain.status();
+  return certs::WorkloadBinding((*chain)[0].get());
+}
+
+absl::StatusOr<certs::SpiffeId> PeerIdentity(const grpc::ServerContextBase& context,
+                                             absl::string_view trust_domain) {
+  absl::StatusOr<certs::CertChain> chain = PeerCertificate(context);
   if (!chain.ok()) return chain.status();
   // gRPC already verified the chain against the trust bundle; the SVID leaf rules remain.
   absl::StatusOr<certs::SpiffeId> id = certs::CheckSvidLeaf((*chain)[0].get(), trust_domain);

@@ -20,6 +20,10 @@ absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context);
 absl::StatusOr<certs::SpiffeId> PeerIdentity(const grpc::ServerContextBase& context,
                                              absl::string_view trust_domain);
 
+// The workload the peer's verified certificate is bound to (certs/workload_binding.h): nullopt
+// when it carries no binding, NotFound when the peer presented no certificate.
+absl::StatusOr<std::optional<std::string>> PeerWorkload(const grpc::ServerContextBase& context);
+
 // gRPC status with the same code and message.
 grpc::Status ToGrpc(const absl::Status& status);
 

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   flags.String("trust-domain", &o.trust_domain, "SPIFFE trust domain of the mesh");
   flags.String("listen", &o.listen, "xDS + CA + operator API over TLS (host:port)");
   flags.String("dev-listen", &o.dev_listen,
-               "plaintext xDS for development only (host:port; empty = off)");
+               "plaintext xDS, and nothing else, for development only (host:port; empty = off)");
   flags.String("admin", &o.admin_listen, "health and metrics (host:port; empty = off)");
   flags.String("root-namespace", &o.root_namespace, "namespace whose policies apply mesh-wide");
   flags.String("namespace", &o.own_namespace, "namespace the control plane runs in");

@@ -243,14 +243,20 @@ grpc::Status OperatorService::CreateToken(grpc::ServerContext* context,
         grpc::StatusCode::INVALID_ARGUMENT,
         "bootstrap tokens live at most 168h; they only start a workload's first CSR");
   }
+  if (request->workload().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a bootstrap token is for one workload: name it (remoractl token create "
+                        "--workload=NAME); its certificate is bound to that workload");
+  }
   const absl::Time now = absl::Now();
-  absl::StatusOr<std::string> token =
-      deps_.tokens.Mint(request->namespace_(), request->service_account(), ttl, now);
+  absl::StatusOr<std::string> token = deps_.tokens.Mint(
+      request->namespace_(), request->service_account(), request->workload(), ttl, now);
   if (!token.ok()) return ToGrpc(token.status());
   response->set_token(*token);
   response->set_expires(Rfc3339(now + ttl));
-  LOG_INFO("operator", "minted bootstrap token for ", request->namespace_(), "/",
-           request->service_account(), " expires=", response->expires());
+  LOG_INFO("operator", "minted bootstrap token for workload ", request->namespace_(), "/",
+           request->workload(), " service_account=", request->service_account(),
+           " expires=", response->expires());
   return grpc::Status::OK;
 }
 

@@ -152,6 +152,7 @@ absl::StatusOr<WorkloadView> ComputeView(const Registry& registry, const Workloa
   settings.set_service_account(workload.service_account);
   settings.set_identity(Identity(options.trust_domain, workload));
   settings.set_trust_domain(options.trust_domain);
+  settings.set_root_namespace(registry.root_namespace());
   for (const auto& [k, v] : workload.labels) (*settings.mutable_labels())[k] = v;
   for (const auto& [k, v] : registry.NamespaceLabels(workload.ns)) {
     (*settings.mutable_namespace_labels())[k] = v;
