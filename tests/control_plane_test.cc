@@ -425,7 +425,10 @@ TEST_F(MeshTest, AProxyServesNothingUntilItsFirstConfigurationIsApplied) {
       dir_, "ghost",
       MeshProxyConfig(*control_, dir_ + "/ghost.token", "shop", "ghost-0", "web",
                       absl::StrCat("  - {name: inbound, direction: inbound, address: \"127.0.0.4:",
-                                   app_port, "\", target: \"", app_.endpoint(), "\"}\n"),
+                                   app_port, "\", target: \"", app_.endpoint(), "\"}\n",
+                                   "  - {name: outbound, direction: outbound, address: "
+                                   "\"127.0.0.4:0\", target: \"",
+                                   app_.endpoint(), "\"}\n"),
                       "inbound: {mode: PERMISSIVE}\n"));
   ASSERT_TRUE(ghost.ok()) << ghost.status();
   ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
@@ -434,6 +437,9 @@ TEST_F(MeshTest, AProxyServesNothingUntilItsFirstConfigurationIsApplied) {
   })) << (*ghost)->Log();
   ASSERT_TRUE(WaitForText((*ghost)->log_path(), "is not registered")) << (*ghost)->Log();
   EXPECT_EQ(GetOnce((*ghost)->Address("inbound"), "/"), "closed");
+  // Nor outbound: not knowing the mesh's services yet, it would pass the app's calls through in
+  // plaintext where mTLS belongs.
+  EXPECT_EQ(GetOnce((*ghost)->Address("outbound"), "/"), "closed");
   EXPECT_THAT((*ghost)->AdminGet("/ready").value_or(""), HasSubstr("503"));
   EXPECT_TRUE(WaitForText((*ghost)->log_path(), "no configuration from the control plane yet"));
 }

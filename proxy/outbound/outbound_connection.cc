@@ -29,8 +29,20 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     co_return;
   }
   const std::string dest_text = net::ToString(*destination);
-  if (*destination == listener.bound) {
+  // Compared in one spelling: a dual-stack socket reports ::ffff:a.b.c.d for what conntrack calls
+  // a.b.c.d (the inbound side's loop, issue 16 item 8).
+  if (net::Canonical(*destination) == net::Canonical(listener.bound)) {
     LogRefusal(listener, peer, dest_text, "", "destination is this listener itself (a loop)");
+    co_return;
+  }
+  // Before its first complete configuration the proxy does not know which destinations are mesh
+  // services: passing the app's connections through would send them in plaintext where mTLS
+  // belongs. Like an Istio sidecar, which has no outbound listener until configured, it serves
+  // nothing (issue 16 item 5).
+  if (!snapshot->configured()) {
+    LogRefusal(listener, peer, dest_text, "",
+               "proxy has no configuration from the control plane yet; serving nothing until its "
+               "first complete configuration is applied (fail closed)");
     co_return;
   }
 
