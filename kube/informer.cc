@@ -198,7 +198,7 @@ awaitable<absl::Status> Informer::ListAndReplace() {
   co_return absl::OkStatus();
 }
 
-awaitable<absl::Status> Informer::WatchOnce(uint64_t* events) {
+awaitable<absl::Status> Informer::WatchOnce(uint64_t* received) {
   WatchOptions watch;
   watch.label_selector = options_.label_selector;
   watch.field_selector = options_.field_selector;
@@ -207,18 +207,18 @@ awaitable<absl::Status> Informer::WatchOnce(uint64_t* events) {
   const double min_seconds = absl::ToDoubleSeconds(options_.min_watch_timeout);
   watch.timeout_seconds = std::max(1, static_cast<int>(min_seconds * (1.0 + options_.random())));
   counters_.watches.fetch_add(1);
-  auto handle = [this, events](std::vector<WatchEvent>& received) -> absl::Status {
+  auto handle = [this, received](std::vector<WatchEvent>& delivered) -> absl::Status {
     std::vector<ObjectCache::Mutation> mutations;
     std::string last_rv;
-    for (WatchEvent& event : received) {
+    for (WatchEvent& event : delivered) {
       std::string rv = MetaResourceVersion(event.object);
+      ++*received;  // bookmarks too: the stream is alive (client-go's eventCount)
       if (event.type == WatchEvent::Type::kBookmark) {
         counters_.bookmarks.fetch_add(1);
         last_rv = std::move(rv);
         continue;
       }
       counters_.events.fetch_add(1);
-      ++*events;
       std::string dropped;
       ObjectPtr object = Prepare(std::move(event.object), &dropped);
       if (!object && !dropped.empty()) {
@@ -282,13 +282,13 @@ awaitable<void> Informer::Run() {
       backoff.Reset();
     }
     const absl::Time started = options_.clock->Now();
-    uint64_t events = 0;
-    absl::Status watched = co_await WatchOnce(&events);
+    uint64_t received = 0;
+    absl::Status watched = co_await WatchOnce(&received);
     if (Stopping()) break;
-    if (events > 0) backoff.Reset();
+    if (received > 0) backoff.Reset();
     if (watched.ok()) {
       watched_since_list = true;
-      if (events == 0 && options_.clock->Now() - started < kShortWatch) {
+      if (received == 0 && options_.clock->Now() - started < kShortWatch) {
         co_await Pause(backoff,
                        absl::UnavailableError("the server ended the watch at once (very short "
                                               "watch)"),
@@ -301,7 +301,7 @@ awaitable<void> Informer::Run() {
       LOG_INFO(kComponent, "watch of ", name_, " expired, re-listing: ", watched.message());
       need_list = true;
       // Straight from a list to a 410 means history churns faster than we list: back off.
-      if (!watched_since_list && events == 0) co_await Pause(backoff, watched, "watch");
+      if (!watched_since_list && received == 0) co_await Pause(backoff, watched, "watch");
       continue;
     }
     co_await Pause(backoff, watched, "watch");

@@ -110,8 +110,8 @@ class Informer : public std::enable_shared_from_this<Informer> {
   awaitable<void> Run();
   // Lists every page and replaces the cache.
   awaitable<absl::Status> ListAndReplace();
-  // One watch from the cache's resourceVersion; counts the events it delivered.
-  awaitable<absl::Status> WatchOnce(uint64_t* events);
+  // One watch from the cache's resourceVersion; counts the events and bookmarks it delivered.
+  awaitable<absl::Status> WatchOnce(uint64_t* received);
   // Sleeps the backoff for `error`.
   awaitable<void> Pause(Backoff& backoff, const absl::Status& error, absl::string_view what);
   // Transforms an object from a list or an event; null when the transform drops it (then
