@@ -85,9 +85,9 @@ std::string MetaString(const Json& object, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<ApiClient>> ApiClient::Create(asio::any_io_executor executor,
-                                                             ClusterConfig config,
-                                                             ApiClientOptions options) {
+absl::StatusOr<std::shared_ptr<ApiClient>> ApiClient::New(asio::any_io_executor executor,
+                                                          ClusterConfig config,
+                                                          ApiClientOptions options) {
   absl::StatusOr<std::shared_ptr<asio::ssl::context>> tls = MakeClientTlsContext(config);
   if (!tls.ok()) return tls.status();
   return std::shared_ptr<ApiClient>(

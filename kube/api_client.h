@@ -73,9 +73,9 @@ struct DeleteOptions {
 
 class ApiClient : public std::enable_shared_from_this<ApiClient> {
  public:
-  static absl::StatusOr<std::shared_ptr<ApiClient>> Create(asio::any_io_executor executor,
-                                                           ClusterConfig config,
-                                                           ApiClientOptions options = {});
+  static absl::StatusOr<std::shared_ptr<ApiClient>> New(asio::any_io_executor executor,
+                                                        ClusterConfig config,
+                                                        ApiClientOptions options = {});
   ~ApiClient();
 
   const asio::any_io_executor& executor() const { return executor_; }
@@ -152,7 +152,8 @@ class ApiClient : public std::enable_shared_from_this<ApiClient> {
 
 // Runs `make()` (a callable returning awaitable<absl::Status or absl::StatusOr<T>>) on `executor`
 // and waits up to `timeout` for its result, from a thread that is NOT running that executor (a
-// gRPC handler thread). On the executor's own thread it would deadlock.
+// gRPC handler thread); on the executor's own thread it would deadlock. After a timeout the
+// coroutine keeps running to its own deadline: `make` must capture what it uses by value.
 template <typename F>
 auto RunBlocking(const asio::any_io_executor& executor, absl::Duration timeout, F make) ->
     typename decltype(make())::value_type {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <cassert>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -46,6 +47,7 @@ bool TrimObject(nlohmann::json& object) {
 
 std::shared_ptr<Informer> Informer::Create(std::shared_ptr<ApiClient> client,
                                            InformerOptions options) {
+  assert(!options.type.resource.empty() && !options.type.version.empty());
   if (!options.clock) options.clock = RealClock();
   if (!options.random) options.random = DefaultRandom();
   if (options.page_size < 1) options.page_size = 1;
@@ -110,6 +112,10 @@ void Informer::Notify(ChangeBatch batch) {
 }
 
 ObjectPtr Informer::Prepare(nlohmann::json object, std::string* dropped_key) {
+  if (!object.is_object()) {
+    LOG_WARN(kComponent, "skipping an item of ", name_, " that is not an object");
+    return nullptr;
+  }
   // List items carry no kind/apiVersion (the List has them); watch objects do. Cache one shape.
   if (!object.contains("kind")) object["kind"] = options_.type.kind;
   if (!object.contains("apiVersion")) object["apiVersion"] = options_.type.ApiVersion();

@@ -166,6 +166,46 @@ TEST_F(InformerTest, SyncsThroughSeveralPages) {
   EXPECT_EQ(batches[0].changes.size(), 25u);
 }
 
+TEST_F(InformerTest, RestartsAListWhoseContinueTokenExpired) {
+  Json objects = Json::array();
+  for (int i = 0; i < 6; ++i) {
+    objects.push_back(ConfigMap("default", absl::StrCat("cm-", i), {{"app", "restart"}}));
+  }
+  ASSERT_TRUE(kube_->LoadObjects(objects).ok());
+  InformerOptions options = ConfigMapsLabelled("restart");
+  options.page_size = 4;
+  bool expired = false;
+  options.on_list_page = [&](const ListPageInfo& page) {
+    // Between the first and the second page the server changes and compacts its history (this
+    // runs on the client's thread; the admin port is plain blocking HTTP).
+    if (page.index == 0 && !expired) {
+      expired = true;
+      ASSERT_TRUE(
+          kube_->LoadObjects(Json::array({ConfigMap("default", "late", {{"app", "restart"}})}))
+              .ok());
+      ASSERT_TRUE(kube_->ExpireHistory().ok());
+    }
+  };
+  auto informer = Start(options);
+  ASSERT_TRUE(Eventually([&] { return informer->HasSynced(); }));
+  EXPECT_EQ(informer->stats().list_restarts, 1u);
+  EXPECT_EQ(informer->stats().lists, 1u);
+  EXPECT_EQ(Counter("codes", "410"), 1);
+  EXPECT_EQ(informer->Snapshot()->size(), 7u);
+  EXPECT_EQ(CacheState(*informer), ServerState("app=restart"));
+}
+
+TEST_F(InformerTest, WatchesAClusterScopedResource) {
+  InformerOptions options;
+  options.type = types::kNamespaces;
+  auto informer = Start(options);
+  ASSERT_TRUE(Eventually([&] { return informer->HasSynced(); }));
+  EXPECT_NE(informer->Snapshot()->Get("", "kube-system"), nullptr);
+  Kubectl({"create", "namespace", "shop"});
+  ASSERT_TRUE(Eventually([&] { return informer->Snapshot()->Get("", "shop") != nullptr; }));
+  EXPECT_EQ(informer->Snapshot()->Get("", "shop")->object["kind"], "Namespace");
+}
+
 TEST_F(InformerTest, AsksForSmallerPagesWhenAPageIsOverTheSizeLimit) {
   Json objects = Json::array();
   for (int i = 0; i < 8; ++i) {

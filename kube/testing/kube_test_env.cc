@@ -51,7 +51,7 @@ ClusterConfig KubeTest::Config() const {
 }
 
 std::shared_ptr<ApiClient> KubeTest::NewClient(ClusterConfig config, ApiClientOptions options) {
-  auto client = ApiClient::Create(io_.get_executor(), std::move(config), std::move(options));
+  auto client = ApiClient::New(io_.get_executor(), std::move(config), std::move(options));
   EXPECT_TRUE(client.ok()) << client.status();
   return client.ok() ? *client : nullptr;
 }
