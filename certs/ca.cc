@@ -1,14 +1,7 @@
 #include "certs/ca.h"
 
-#include <openssl/sha.h>
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <nlohmann/json.hpp>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "certs/cert_builder.h"
@@ -21,15 +14,6 @@
 
 namespace remora::certs {
 namespace {
-
-using json = nlohmann::json;
-
-absl::Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 // The URI SANs a CSR asks for, if any.
 std::vector<std::string> CsrUris(X509_REQ* csr) {
@@ -54,119 +38,126 @@ std::vector<std::string> CsrUris(X509_REQ* csr) {
 
 }  // namespace
 
-std::string Fingerprint(X509* cert) {
-  unsigned char* der = nullptr;
-  int len = i2d_X509(cert, &der);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(der, len > 0 ? static_cast<size_t>(len) : 0, digest);
-  OPENSSL_free(der);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 8));
-}
-
 absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(CaOptions options,
                                                                                  absl::Time now) {
-  auto ca = std::make_unique<CertificateAuthority>(Private{}, std::move(options));
-  if (absl::Status s = ca->LoadOrCreate(now); !s.ok()) return s;
+  auto store = std::make_unique<FileCaStateStore>(options.state_dir + "/ca");
+  return Open(std::move(options), std::move(store), now);
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(
+    CaOptions options, std::unique_ptr<CaStateStore> store, absl::Time now) {
+  auto ca = std::make_unique<CertificateAuthority>(Private{}, std::move(options), std::move(store));
+  absl::Status s =
+      ca->options_.plugin_chain_file.empty() ? ca->LoadOrCreate(now) : ca->LoadPlugin();
+  if (!s.ok()) return s;
   return ca;
 }
 
-absl::StatusOr<CertificateAuthority::Root> CertificateAuthority::NewRoot(absl::Time now) {
+absl::StatusOr<CaRootRecord> CertificateAuthority::NewRoot(absl::Time now) {
   absl::StatusOr<Authority> authority =
       Authority::NewRoot(options_.trust_domain, now, options_.root_lifetime);
   if (!authority.ok()) return authority.status();
-  Root root;
-  root.info.fingerprint = Fingerprint(authority->cert());
-  root.info.not_after = Asn1TimeToAbsl(X509_get0_notAfter(authority->cert()));
-  root.authority = std::make_unique<Authority>(std::move(*authority));
-  return root;
+  CaRootRecord record;
+  record.cert_pem = ToPem(authority->cert());
+  record.key_pem = PrivateKeyToPem(authority->key());
+  return record;
 }
 
-absl::Status CertificateAuthority::LoadOrCreate(absl::Time now) {
+absl::Status CertificateAuthority::LoadPlugin() {
   absl::MutexLock lock(&mu_);
-  if (!options_.plugin_chain_file.empty()) {
-    absl::StatusOr<std::string> chain = ReadFile(options_.plugin_chain_file);
-    if (!chain.ok()) return chain.status();
-    absl::StatusOr<std::string> key = ReadFile(options_.plugin_key_file);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<Authority> authority = Authority::FromPem(*chain, *key);
-    if (!authority.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("plug-in CA ", options_.plugin_chain_file,
-                                                     ": ", authority.status().message()));
-    }
-    Root root;
-    root.info.fingerprint = Fingerprint(authority->anchor());
-    root.info.not_after = Asn1TimeToAbsl(X509_get0_notAfter(authority->cert()));
-    root.info.signing = true;
-    root.info.in_bundle = true;
-    root.authority = std::make_unique<Authority>(std::move(*authority));
-    roots_.push_back(std::move(root));
-    plugin_ = true;
-    LOG_INFO("ca", "plug-in CA loaded from ", options_.plugin_chain_file,
-             " anchor=", roots_.back().info.fingerprint);
-    return absl::OkStatus();
+  absl::StatusOr<std::string> chain = ReadFile(options_.plugin_chain_file);
+  if (!chain.ok()) return chain.status();
+  absl::StatusOr<std::string> key = ReadFile(options_.plugin_key_file);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<Authority> authority = Authority::FromPem(*chain, *key);
+  if (!authority.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("plug-in CA ", options_.plugin_chain_file, ": ",
+                                                   authority.status().message()));
   }
-  if (absl::Status s = MakeDir(options_.state_dir); !s.ok()) return s;
-  if (absl::Status s = MakeDir(Dir()); !s.ok()) return s;
-  const std::string state_file = Dir() + "/roots.json";
-  absl::StatusOr<std::string> state = ReadFile(state_file);
-  if (absl::IsNotFound(state.status())) {
-    absl::StatusOr<Root> root = NewRoot(now);
-    if (!root.ok()) return root.status();
-    root->info.signing = true;
-    root->info.in_bundle = true;
-    LOG_INFO("ca", "created root CA ", root->info.fingerprint, " for trust domain ",
-             options_.trust_domain, " in ", Dir());
-    roots_.push_back(std::move(*root));
-    return Persist();
-  }
-  if (!state.ok()) return state.status();
-  json j = json::parse(*state, nullptr, false);
-  if (!j.is_object() || !j["roots"].is_array()) {
-    return absl::DataLossError(absl::StrCat(state_file, " is not a valid CA state file"));
-  }
-  for (const json& r : j["roots"]) {
-    if (!r.is_object() || !r["fingerprint"].is_string()) {
-      return absl::DataLossError(absl::StrCat(state_file, ": a root entry lacks its fingerprint"));
-    }
-    const std::string fp = r["fingerprint"];
-    absl::StatusOr<std::string> cert = ReadFile(absl::StrCat(Dir(), "/", fp, ".crt"));
-    absl::StatusOr<std::string> key = ReadFile(absl::StrCat(Dir(), "/", fp, ".key"));
-    if (!cert.ok()) return cert.status();
-    if (!key.ok()) return key.status();
-    absl::StatusOr<Authority> authority = Authority::FromPem(*cert, *key);
-    if (!authority.ok()) {
-      return absl::DataLossError(absl::StrCat("root ", fp, ": ", authority.status().message()));
-    }
-    Root root;
-    root.info.fingerprint = fp;
-    root.info.not_after = Asn1TimeToAbsl(X509_get0_notAfter(authority->cert()));
-    root.info.signing = r.value("signing", false);
-    root.info.in_bundle = r.value("in_bundle", false);
-    root.authority = std::make_unique<Authority>(std::move(*authority));
-    roots_.push_back(std::move(root));
-  }
-  if (Signing() == nullptr) {
-    return absl::DataLossError(absl::StrCat(state_file, " names no signing root"));
-  }
-  LOG_INFO("ca", "loaded ", roots_.size(), " root(s) from ", Dir(), "; signing with ",
-           Signing()->info.fingerprint);
+  Root root;
+  root.info.fingerprint = Fingerprint(authority->anchor());
+  root.info.not_after = Asn1TimeToAbsl(X509_get0_notAfter(authority->cert()));
+  root.info.signing = true;
+  root.info.in_bundle = true;
+  root.authority = std::make_unique<Authority>(std::move(*authority));
+  roots_.push_back(std::move(root));
+  plugin_ = true;
+  LOG_INFO("ca", "plug-in CA loaded from ", options_.plugin_chain_file,
+           " anchor=", roots_.back().info.fingerprint);
   return absl::OkStatus();
 }
 
-absl::Status CertificateAuthority::Persist() {
-  if (plugin_) return absl::OkStatus();
-  json roots = json::array();
-  for (const Root& r : roots_) {
-    const std::string base = absl::StrCat(Dir(), "/", r.info.fingerprint);
-    absl::Status s = WriteFileAtomic(base + ".key", PrivateKeyToPem(r.authority->key()), 0600);
-    if (s.ok()) s = WriteFileAtomic(base + ".crt", ToPem(r.authority->cert()), 0644);
-    if (!s.ok()) return s;
-    roots.push_back({{"fingerprint", r.info.fingerprint},
-                     {"signing", r.info.signing},
-                     {"in_bundle", r.info.in_bundle}});
+absl::Status CertificateAuthority::LoadOrCreate(absl::Time now) {
+  std::string created_fp;
+  absl::StatusOr<CaState> state = store_->LoadOrCreate([&]() -> absl::StatusOr<CaState> {
+    absl::StatusOr<CaRootRecord> root = NewRoot(now);
+    if (!root.ok()) return root.status();
+    root->signing = true;
+    root->in_bundle = true;
+    absl::StatusOr<std::string> fp = PemFingerprint(root->cert_pem);
+    if (fp.ok()) created_fp = *fp;
+    CaState fresh;
+    fresh.roots.push_back(std::move(*root));
+    return fresh;
+  });
+  if (!state.ok()) return state.status();
+  if (absl::Status s = Install(*state); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("CA state in ", store_->Describe(), ": ", s.message()));
   }
-  // Written last: the files it names are already on disk, so a crash leaves a loadable state.
-  return WriteFileAtomic(Dir() + "/roots.json", json{{"roots", roots}}.dump(2) + "\n", 0600);
+  absl::MutexLock lock(&mu_);
+  const std::string signing = Signing()->info.fingerprint;
+  if (signing == created_fp) {
+    LOG_INFO("ca", "created root CA ", signing, " for trust domain ", options_.trust_domain, " in ",
+             store_->Describe());
+  } else {
+    LOG_INFO("ca", "loaded ", roots_.size(), " root(s) from ", store_->Describe(),
+             "; signing with ", signing);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CertificateAuthority::Install(const CaState& state) {
+  std::vector<Root> roots;
+  int signing = 0;
+  for (const CaRootRecord& record : state.roots) {
+    absl::StatusOr<Authority> authority = Authority::FromPem(record.cert_pem, record.key_pem);
+    if (!authority.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("root ", roots.size(), ": ", authority.status().message()));
+    }
+    Root root;
+    root.info.fingerprint = Fingerprint(authority->cert());
+    root.info.not_after = Asn1TimeToAbsl(X509_get0_notAfter(authority->cert()));
+    root.info.signing = record.signing;
+    root.info.in_bundle = record.in_bundle;
+    signing += record.signing ? 1 : 0;
+    root.authority = std::make_unique<Authority>(std::move(*authority));
+    roots.push_back(std::move(root));
+  }
+  if (signing != 1) {
+    return absl::DataLossError(
+        absl::StrCat("the state names ", signing, " signing roots; exactly one must sign"));
+  }
+  absl::MutexLock lock(&mu_);
+  roots_ = std::move(roots);
+  state_ = state;
+  installed_ = SerializeCaState(state);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CertificateAuthority::Reload(const CaState& state) {
+  if (plugin_) return false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (SerializeCaState(state) == installed_) return false;
+  }
+  if (absl::Status s = Install(state); !s.ok()) return s;
+  return true;
+}
+
+CaState CertificateAuthority::State() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
 }
 
 CertificateAuthority::Root* CertificateAuthority::Signing() {
@@ -274,68 +265,101 @@ std::string CertificateAuthority::Phase() const {
   return roots_.back().info.signing ? "switched" : "added";
 }
 
-absl::StatusOr<std::string> CertificateAuthority::RotateAdd(absl::Time now) {
+absl::StatusOr<std::string> CertificateAuthority::Rotate(
+    const std::function<absl::StatusOr<CaState>(CaState, std::string* message)>& change) {
   if (plugin_) {
     return absl::FailedPreconditionError(
         "a plug-in CA is rotated by the operator: replace its files and restart remora-control");
   }
-  absl::MutexLock lock(&mu_);
-  if (roots_.size() >= 2) {
-    return absl::FailedPreconditionError(
-        "a rotation is already in progress; finish it with the next steps (switch, retire)");
+  absl::MutexLock rotate(&rotate_mu_);
+  std::string message;
+  absl::StatusOr<CaState> stored =
+      store_->Update([&](CaState state) { return change(std::move(state), &message); });
+  if (!stored.ok()) return stored.status();
+  if (absl::Status s = Install(*stored); !s.ok()) return s;
+  return message;
+}
+
+namespace {
+
+std::string FingerprintOf(const CaRootRecord& r) {
+  absl::StatusOr<std::string> fp = PemFingerprint(r.cert_pem);
+  return fp.ok() ? *fp : std::string("(unreadable)");
+}
+
+}  // namespace
+
+absl::StatusOr<CaState> CertificateAuthority::AddStep(CaState state, absl::Time now,
+                                                      std::string* message) {
+  {
+    if (state.roots.size() >= 2) {
+      return absl::FailedPreconditionError(
+          "a rotation is already in progress; finish it with the next steps (switch, retire)");
+    }
+    absl::StatusOr<CaRootRecord> root = NewRoot(now);
+    if (!root.ok()) return root.status();
+    root->in_bundle = true;
+    *message =
+        absl::StrCat("added root ", FingerprintOf(*root),
+                     " to every trust bundle; the old root still signs. Next, once every proxy has "
+                     "the new bundle (remoractl proxy-status): remoractl ca rotate --step=switch");
+    state.roots.push_back(std::move(*root));
+    return state;
   }
-  absl::StatusOr<Root> root = NewRoot(now);
-  if (!root.ok()) return root.status();
-  root->info.in_bundle = true;
-  const std::string fp = root->info.fingerprint;
-  roots_.push_back(std::move(*root));
-  if (absl::Status s = Persist(); !s.ok()) {
-    roots_.pop_back();
-    return s;
+}
+
+absl::StatusOr<CaState> CertificateAuthority::SwitchStep(CaState state, std::string* message) {
+  {
+    if (state.roots.size() < 2 || state.roots.back().signing) {
+      return absl::FailedPreconditionError(
+          "nothing to switch to: run remoractl ca rotate --step=add first");
+    }
+    state.roots.front().signing = false;
+    state.roots.back().signing = true;
+    *message = absl::StrCat("root ", FingerprintOf(state.roots.back()),
+                            " now signs; proxies renew onto it at their next rotation. Once every "
+                            "certificate from the old root has been renewed: remoractl ca rotate "
+                            "--step=retire");
+    return state;
   }
-  return absl::StrCat(
-      "added root ", fp,
-      " to every trust bundle; the old root still signs. Next, once every proxy has "
-      "the new bundle (remoractl proxy-status): remoractl ca rotate --step=switch");
+}
+
+absl::StatusOr<CaState> CertificateAuthority::RetireStep(CaState state, std::string* message) {
+  {
+    if (state.roots.size() < 2 || !state.roots.back().signing) {
+      return absl::FailedPreconditionError(
+          "nothing to retire: the new root must sign first (remoractl ca rotate --step=switch)");
+    }
+    const std::string old = FingerprintOf(state.roots.front());
+    state.roots.erase(state.roots.begin());
+    *message = absl::StrCat("retired root ", old, "; trust bundles now hold only ",
+                            FingerprintOf(state.roots.front()));
+    return state;
+  }
+}
+
+absl::StatusOr<std::string> CertificateAuthority::RotateAdd(absl::Time now) {
+  return Rotate(
+      [&](CaState state, std::string* message) { return AddStep(std::move(state), now, message); });
 }
 
 absl::StatusOr<std::string> CertificateAuthority::RotateSwitch() {
-  absl::MutexLock lock(&mu_);
-  if (roots_.size() < 2 || roots_.back().info.signing) {
-    return absl::FailedPreconditionError(
-        "nothing to switch to: run remoractl ca rotate --step=add first");
-  }
-  roots_.front().info.signing = false;
-  roots_.back().info.signing = true;
-  if (absl::Status s = Persist(); !s.ok()) return s;
-  return absl::StrCat("root ", roots_.back().info.fingerprint,
-                      " now signs; proxies renew onto it at their next rotation. Once every "
-                      "certificate from the old root has been renewed: remoractl ca rotate "
-                      "--step=retire");
+  return Rotate(
+      [&](CaState state, std::string* message) { return SwitchStep(std::move(state), message); });
 }
 
 absl::StatusOr<std::string> CertificateAuthority::RotateRetire() {
-  absl::MutexLock lock(&mu_);
-  if (roots_.size() < 2 || !roots_.back().info.signing) {
-    return absl::FailedPreconditionError(
-        "nothing to retire: the new root must sign first (remoractl ca rotate --step=switch)");
-  }
-  const std::string old = roots_.front().info.fingerprint;
-  Root retired = std::move(roots_.front());
-  roots_.erase(roots_.begin());
-  if (absl::Status s = Persist(); !s.ok()) {
-    roots_.insert(roots_.begin(), std::move(retired));
-    return s;
-  }
-  return absl::StrCat("retired root ", old, "; trust bundles now hold only ",
-                      roots_.front().info.fingerprint);
+  return Rotate(
+      [&](CaState state, std::string* message) { return RetireStep(std::move(state), message); });
 }
 
 absl::StatusOr<std::string> CertificateAuthority::RotateNext(absl::Time now) {
-  std::string phase = Phase();
-  if (phase == "steady") return RotateAdd(now);
-  if (phase == "added") return RotateSwitch();
-  return RotateRetire();
+  // Decided on the stored state, which another replica may have moved on.
+  return Rotate([&](CaState state, std::string* message) -> absl::StatusOr<CaState> {
+    if (state.roots.size() < 2) return AddStep(std::move(state), now, message);
+    if (!state.roots.back().signing) return SwitchStep(std::move(state), message);
+    return RetireStep(std::move(state), message);
+  });
 }
 
 }  // namespace remora::certs

@@ -1,9 +1,12 @@
-// The control plane's certificate authority: keeps its roots in the state directory, signs
-// workload X.509-SVIDs from CSRs for the identity a bootstrap token proves, and rotates roots
-// without downtime (a new root joins every trust bundle first, then signs, then the old one
-// leaves). Thread-safe: gRPC handlers call it concurrently.
+// The control plane's certificate authority: keeps its roots in a CaStateStore (the state
+// directory, or a Kubernetes Secret shared by replicas), signs workload X.509-SVIDs from CSRs for
+// the identity a bootstrap credential proves, and rotates roots without downtime (a new root joins
+// every trust bundle first, then signs, then the old one leaves). Each rotation step reads the
+// stored state, changes it and stores it as one compare-and-swap, so replicas sharing a store
+// never step on each other. Thread-safe: gRPC handlers call it concurrently.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,13 +16,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "certs/authority.h"
+#include "certs/ca_state.h"
 #include "certs/jwt.h"
 #include "certs/openssl_ptr.h"
 
 namespace remora::certs {
 
 struct CaOptions {
-  std::string state_dir;  // <state_dir>/ca/ holds roots and their keys (mode 0600)
+  // <state_dir>/ca/ holds roots and their keys (mode 0600), unless Open is given another store.
+  std::string state_dir;
   std::string trust_domain = "cluster.local";
   absl::Duration default_lifetime = absl::Hours(24);
   absl::Duration min_lifetime = absl::Seconds(5);
@@ -54,6 +59,9 @@ class CertificateAuthority {
   // CA). Errors name the file and the problem.
   static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Open(CaOptions options,
                                                                     absl::Time now);
+  // The same with the state in `store` (ignored for a plug-in CA).
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Open(
+      CaOptions options, std::unique_ptr<CaStateStore> store, absl::Time now);
 
   // Signs `csr_pem` for spiffe://<td>/ns/<ns>/sa/<sa> as proven by `claims`. Refuses, and issues
   // nothing, when the CSR is not a valid self-signed CSR, its key is not P-256/P-384/RSA>=2048, or
@@ -85,6 +93,12 @@ class CertificateAuthority {
   // Whichever of the three comes next.
   absl::StatusOr<std::string> RotateNext(absl::Time now);
 
+  // Installs a state another replica stored (the shared store changed under this process).
+  // Returns whether it differed from the installed one; on error the installed state stays.
+  absl::StatusOr<bool> Reload(const CaState& state);
+  // The installed state, as the store holds it (empty for a plug-in CA).
+  CaState State() const;
+
   const std::string& trust_domain() const { return options_.trust_domain; }
 
  private:
@@ -96,21 +110,33 @@ class CertificateAuthority {
   struct Private {};
 
  public:
-  CertificateAuthority(Private, CaOptions options) : options_(std::move(options)) {}
+  CertificateAuthority(Private, CaOptions options, std::unique_ptr<CaStateStore> store)
+      : options_(std::move(options)), store_(std::move(store)) {}
 
  private:
+  absl::Status LoadPlugin();
   absl::Status LoadOrCreate(absl::Time now);
-  absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Root> NewRoot(absl::Time now);
+  // A new root, as the store keeps it.
+  absl::StatusOr<CaRootRecord> NewRoot(absl::Time now);
+  // Parses `state` and makes it the one in force.
+  absl::Status Install(const CaState& state);
+  // One rotation step: `change` edits the stored state (and says what it did in `message`).
+  absl::StatusOr<std::string> Rotate(
+      const std::function<absl::StatusOr<CaState>(CaState, std::string* message)>& change);
+  // The rotation steps on a stored state.
+  absl::StatusOr<CaState> AddStep(CaState state, absl::Time now, std::string* message);
+  static absl::StatusOr<CaState> SwitchStep(CaState state, std::string* message);
+  static absl::StatusOr<CaState> RetireStep(CaState state, std::string* message);
   Root* Signing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string Dir() const { return options_.state_dir + "/ca"; }
 
   const CaOptions options_;
+  const std::unique_ptr<CaStateStore> store_;
+  absl::Mutex rotate_mu_;  // one rotation step at a time in this process
   mutable absl::Mutex mu_;
   std::vector<Root> roots_ ABSL_GUARDED_BY(mu_);
+  std::string installed_ ABSL_GUARDED_BY(mu_);  // SerializeCaState of what is installed
+  CaState state_ ABSL_GUARDED_BY(mu_);
   bool plugin_ = false;
 };
-
-std::string Fingerprint(X509* cert);
 
 }  // namespace remora::certs

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "certs/openssl_error.h"
 #include "certs/spiffe_id.h"
+#include "certs/workload_binding.h"
 
 namespace remora::certs {
 namespace {
@@ -126,6 +127,7 @@ absl::StatusOr<std::string> SignToken(const TokenClaims& claims, EVP_PKEY* key,
       {"jti", claims.id.empty() ? absl::BytesToHexString(absl::string_view(
                                       reinterpret_cast<char*>(random), sizeof(random)))
                                 : claims.id}};
+  if (!claims.workload.empty()) payload[kWorkloadClaim] = claims.workload;
   std::string signed_part = absl::StrCat(Base64Url(header.dump()), ".", Base64Url(payload.dump()));
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   size_t der_len = 0;
@@ -221,6 +223,16 @@ absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token, const std::vect
   claims.service_account = *sa;
   auto jti = payload.find("jti");
   if (jti != payload.end() && jti->is_string()) claims.id = *jti;
+  if (auto workload = payload.find(kWorkloadClaim); workload != payload.end()) {
+    if (!workload->is_string()) {
+      return Unauthenticated(absl::StrCat("claim \"", kWorkloadClaim, "\" is not a string"));
+    }
+    std::string name = *workload;
+    if (absl::Status s = CheckWorkloadName(name); !s.ok()) {
+      return Unauthenticated(absl::StrCat("claim \"", kWorkloadClaim, "\": ", s.message()));
+    }
+    claims.workload = std::move(name);
+  }
   return claims;
 }
 

@@ -1,5 +1,7 @@
 #include "certs/jwt.h"
 
+#include <openssl/ecdsa.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -104,6 +106,70 @@ TEST_F(JwtTest, RefusesMalformedTokens) {
   EXPECT_THAT(Verify(std::string(9000, 'a'), now_).status().message(), HasSubstr("8 KiB"));
 }
 
+// Signs `payload` (raw JSON) as the control plane would: the claim checks behind the signature.
+std::string SignPayload(EVP_PKEY* key, const std::string& payload) {
+  std::string signed_part =
+      absl::StrCat(absl::WebSafeBase64Escape(R"({"alg":"ES256","typ":"JWT"})"), ".",
+                   absl::WebSafeBase64Escape(payload));
+  // ES256 signs r||s (RFC 7518 3.4); OpenSSL produces DER.
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(ctx.get(), nullptr, &len,
+                 reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size());
+  std::string der(len, '\0');
+  EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
+                 reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size());
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+  std::string raw(64, '\0');
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+  ECDSA_SIG_free(sig);
+  return absl::StrCat(signed_part, ".", absl::WebSafeBase64Escape(raw));
+}
+
+TEST_F(JwtTest, WorkloadTravelsInAClaimOfItsOwn) {
+  TokenClaims claims = Claims();
+  claims.workload = "web-0";
+  std::string token = *SignToken(claims, key_.get(), "k");
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &payload));
+  EXPECT_THAT(payload, HasSubstr(R"("workload":"web-0")"));
+  absl::StatusOr<TokenClaims> verified = Verify(token, now_);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->workload, "web-0");
+  // The id stays an opaque random value: no workload name is encoded in it any more.
+  EXPECT_THAT(verified->id, ::testing::Not(HasSubstr("web-0")));
+  EXPECT_EQ(*TokenAuthority::BoundWorkload(*verified), "web-0");
+}
+
+TEST_F(JwtTest, TokenWithoutWorkloadClaimIsBoundToNone) {
+  absl::StatusOr<TokenClaims> verified = Verify(*SignToken(Claims(), key_.get(), "k"), now_);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_EQ(verified->workload, "");
+  EXPECT_EQ(TokenAuthority::BoundWorkload(*verified).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JwtTest, RefusesAWorkloadClaimThatIsNotAWorkloadName) {
+  const std::string base = absl::StrCat(
+      R"({"iss":"remora-control","aud":"remora-control","ns":"shop","sa":"web","exp":)",
+      absl::ToUnixSeconds(now_ + absl::Minutes(5)));
+  absl::StatusOr<TokenClaims> slash =
+      Verify(SignPayload(key_.get(), base + R"(,"workload":"web-0/abc"})"), now_);
+  EXPECT_EQ(slash.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(slash.status().message(), HasSubstr("claim \"workload\""));
+  absl::StatusOr<TokenClaims> number =
+      Verify(SignPayload(key_.get(), base + R"(,"workload":7})"), now_);
+  EXPECT_THAT(number.status().message(), HasSubstr("claim \"workload\" is not a string"));
+  // A jti shaped like the old "<workload>/<random>" encoding binds nothing.
+  absl::StatusOr<TokenClaims> old =
+      Verify(SignPayload(key_.get(), base + R"(,"jti":"web-0/0123abcd"})"), now_);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(TokenAuthority::BoundWorkload(*old).ok());
+}
+
 TEST(TokenAuthorityTest, MintsWhatItVerifies) {
   TokenAuthority authority(*GenerateEcKey());
   absl::Time now = absl::Now();
@@ -113,6 +179,10 @@ TEST(TokenAuthorityTest, MintsWhatItVerifies) {
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->service_account, "web");
   EXPECT_FALSE(authority.Mint("a/b", "web", absl::Minutes(5), now).ok());
+  absl::StatusOr<std::string> bound = authority.Mint("shop", "web", "web-0", absl::Minutes(5), now);
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(*TokenAuthority::BoundWorkload(*authority.Verify(*bound, now)), "web-0");
+  EXPECT_FALSE(authority.Mint("shop", "web", "Web_0", absl::Minutes(5), now).ok());
 }
 
 }  // namespace

@@ -1,12 +1,10 @@
 #include "certs/token_authority.h"
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "certs/keys.h"
 #include "certs/pem.h"
@@ -16,14 +14,6 @@
 #include "common/log.h"
 
 namespace remora::certs {
-namespace {
-
-// Between the workload name and the random part of a bound token's jti; no workload name holds
-// one.
-constexpr char kWorkloadSeparator[] = "/";
-
-}  // namespace
-
 TokenAuthority::TokenAuthority(EvpPkeyPtr key) : key_(std::move(key)), key_id_(KeyId(key_.get())) {}
 
 absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Open(const std::string& state_dir) {
@@ -62,11 +52,7 @@ absl::StatusOr<std::string> TokenAuthority::Mint(absl::string_view ns,
   TokenClaims claims;
   if (!workload.empty()) {
     if (absl::Status s = CheckWorkloadName(workload); !s.ok()) return s;
-    unsigned char random[16];
-    RAND_bytes(random, sizeof(random));
-    claims.id = absl::StrCat(
-        workload, kWorkloadSeparator,
-        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+    claims.workload = std::string(workload);
   }
   claims.issuer = std::string(kTokenIssuer);
   claims.audience = std::string(kTokenAudience);
@@ -79,17 +65,12 @@ absl::StatusOr<std::string> TokenAuthority::Mint(absl::string_view ns,
 }
 
 absl::StatusOr<std::string> TokenAuthority::BoundWorkload(const TokenClaims& claims) {
-  const size_t slash = claims.id.find(kWorkloadSeparator);
-  if (slash == std::string::npos) {
+  if (claims.workload.empty()) {
     return absl::NotFoundError(
         "the bootstrap token names no workload; mint one for the workload with `remoractl token "
         "create --namespace=NS --service-account=SA --workload=NAME`");
   }
-  std::string workload = claims.id.substr(0, slash);
-  if (absl::Status s = CheckWorkloadName(workload); !s.ok()) {
-    return absl::UnauthenticatedError(absl::StrCat("bootstrap token refused: ", s.message()));
-  }
-  return workload;
+  return claims.workload;
 }
 
 absl::StatusOr<TokenClaims> TokenAuthority::Verify(absl::string_view token, absl::Time now) const {

@@ -31,9 +31,8 @@ class TokenAuthority {
                                    absl::Duration ttl, absl::Time now) const;
   absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
 
-  // The workload a verified token was minted for; NotFound for a token bound to none. The name
-  // travels in the token's "jti", "<workload>/<random hex>": the signature covers it and the id
-  // stays unique. (TODO(issue 16): a claim of its own once certs/jwt carries one.)
+  // The workload a verified token was minted for (its "workload" claim, which VerifyToken has
+  // validated); NotFound for a token bound to none.
   static absl::StatusOr<std::string> BoundWorkload(const TokenClaims& claims);
 
   EVP_PKEY* key() const { return key_.get(); }
