@@ -12,45 +12,47 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
     istio::v1::auth::IstioCertificateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   stats_.csr_received.Inc();
-  const std::string peer = context->peer();
-  const absl::Time now = absl::Now();
+  std::string peer = context->peer();
   absl::StatusOr<std::string> token = BearerToken(*context);
-  absl::StatusOr<certs::TokenClaims> claims =
-      token.ok() ? tokens_.Verify(*token, now) : absl::StatusOr<certs::TokenClaims>(token.status());
-  if (!claims.ok()) {
+  if (!token.ok()) {
     stats_.csr_refused_token.Inc();
-    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " reason=\"", claims.status().message(),
+    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " reason=\"", token.status().message(),
              "\"");
-    reactor->Finish(ToGrpc(claims.status()));
+    reactor->Finish(ToGrpc(token.status()));
     return reactor;
   }
-  // The certificate is bound to the workload the token was minted for, so the xDS server can
-  // tell apart workloads that share a service account (certs/workload_binding.h).
-  absl::StatusOr<std::string> workload = certs::TokenAuthority::BoundWorkload(*claims);
-  if (!workload.ok()) {
-    stats_.csr_refused_token.Inc();
-    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " token_identity=", claims->ns, "/",
-             claims->service_account, " reason=\"", workload.status().message(), "\"");
-    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                 std::string(workload.status().message())));
-    return reactor;
-  }
-  absl::StatusOr<certs::IssuedCertificate> issued = ca_.Sign(
-      request->csr(), absl::Seconds(request->validity_duration()), *claims, now, *workload);
-  if (!issued.ok()) {
-    stats_.csr_refused_request.Inc();
-    LOG_WARN("ca", "refused CreateCertificate peer=", peer, " token_identity=", claims->ns, "/",
-             claims->service_account, " reason=\"", issued.status().message(), "\"");
-    reactor->Finish(ToGrpc(issued.status()));
-    return reactor;
-  }
-  for (std::string& pem : issued->chain_pem) response->add_cert_chain(std::move(pem));
-  stats_.csr_issued.Inc();
-  LOG_INFO("ca", "issued ", issued->identity, " workload=", claims->ns, "/", issued->workload,
-           " serial=", issued->serial_hex,
-           " expires=", absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()),
-           " peer=", peer);
-  reactor->Finish(grpc::Status::OK);
+  // The request and response stay valid until Finish, which `done` calls.
+  authenticator_.Authenticate(std::move(*token), [this, reactor, request, response,
+                                                  peer](absl::StatusOr<CsrCaller> caller) {
+    if (!caller.ok()) {
+      stats_.csr_refused_token.Inc();
+      LOG_WARN("ca", "refused CreateCertificate peer=", peer, " reason=\"",
+               caller.status().message(), "\"");
+      reactor->Finish(ToGrpc(caller.status()));
+      return;
+    }
+    certs::TokenClaims claims;
+    claims.ns = caller->ns;
+    claims.service_account = caller->service_account;
+    absl::StatusOr<certs::IssuedCertificate> issued =
+        ca_.Sign(request->csr(), absl::Seconds(request->validity_duration()), claims, absl::Now(),
+                 caller->workload);
+    if (!issued.ok()) {
+      stats_.csr_refused_request.Inc();
+      LOG_WARN("ca", "refused CreateCertificate peer=", peer, " caller=", caller->ns, "/",
+               caller->service_account, " workload=", caller->workload, " reason=\"",
+               issued.status().message(), "\"");
+      reactor->Finish(ToGrpc(issued.status()));
+      return;
+    }
+    for (std::string& pem : issued->chain_pem) response->add_cert_chain(std::move(pem));
+    stats_.csr_issued.Inc();
+    LOG_INFO("ca", "issued ", issued->identity, " workload=", caller->ns, "/", issued->workload,
+             " serial=", issued->serial_hex, " expires=",
+             absl::FormatTime(absl::RFC3339_sec, issued->not_after, absl::UTCTimeZone()),
+             " via=", caller->via, " peer=", peer);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -1,11 +1,12 @@
-// istio.v1.auth.IstioCertificateService on the control plane: authenticates the bootstrap token,
-// has the CA sign the CSR for the identity the token proves, and logs every decision.
+// istio.v1.auth.IstioCertificateService on the control plane: authenticates the caller's bearer
+// credential (CsrAuthenticator: a bootstrap token, or a Kubernetes TokenReview), has the CA sign
+// the CSR for the identity the credential proves, and logs every decision.
 #pragma once
 
 #include "certs/ca.h"
-#include "certs/token_authority.h"
 #include "common/stats.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
+#include "xds/server/csr_authenticator.h"
 
 namespace remora::xds {
 
@@ -18,16 +19,18 @@ REMORA_DECLARE_STATS(CaStats, REMORA_CA_STATS);
 
 class CaService final : public istio::v1::auth::IstioCertificateService::CallbackService {
  public:
-  CaService(certs::CertificateAuthority& ca, const certs::TokenAuthority& tokens, CaStats& stats)
-      : ca_(ca), tokens_(tokens), stats_(stats) {}
+  CaService(certs::CertificateAuthority& ca, CsrAuthenticator& authenticator, CaStats& stats)
+      : ca_(ca), authenticator_(authenticator), stats_(stats) {}
 
+  // Answers asynchronously when the authenticator does (a TokenReview is a network round trip):
+  // no gRPC thread waits on it.
   grpc::ServerUnaryReactor* CreateCertificate(
       grpc::CallbackServerContext* context, const istio::v1::auth::IstioCertificateRequest* request,
       istio::v1::auth::IstioCertificateResponse* response) override;
 
  private:
   certs::CertificateAuthority& ca_;
-  const certs::TokenAuthority& tokens_;
+  CsrAuthenticator& authenticator_;
   CaStats& stats_;
 };
 

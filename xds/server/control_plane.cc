@@ -133,7 +133,8 @@ absl::Status ControlPlane::Start() {
   if (absl::Status s = PublishRegistry(*store_, *ads_, options_.root_namespace); !s.ok()) {
     return absl::DataLossError(absl::StrCat("stored configuration does not load: ", s.message()));
   }
-  ca_service_ = std::make_unique<CaService>(*ca_, *tokens_, ca_stats_);
+  authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
+  ca_service_ = std::make_unique<CaService>(*ca_, *authenticator_, ca_stats_);
   operator_service_ = std::make_unique<OperatorService>(
       OperatorDeps{*store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_,
                    options_.root_namespace, [this] { asio::post(io_, [this] { OnCaChange(); }); }});

@@ -77,6 +77,7 @@ class ControlPlane {
   std::unique_ptr<ConfigStore> store_;
   std::unique_ptr<ServingIdentity> serving_;
   std::unique_ptr<AdsServer> ads_;
+  std::unique_ptr<CsrAuthenticator> authenticator_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<OperatorService> operator_service_;
   std::unique_ptr<grpc::Server> grpc_;
