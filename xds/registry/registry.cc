@@ -109,13 +109,41 @@ absl::StatusOr<ServiceSpec> ParseServiceField(const Document& doc) {
   RETURN_IF_ERROR(root.OnlyKeys({"apiVersion", "kind", "metadata", "spec"}));
   RETURN_IF_ERROR(root["metadata"].OnlyKeys({"name", "namespace", "labels", "annotations"}));
   YamlField spec = root["spec"];
-  RETURN_IF_ERROR(spec.OnlyKeys({"selector", "addresses", "hostnames", "ports"}));
+  RETURN_IF_ERROR(spec.OnlyKeys({"selector", "endpoints", "addresses", "hostnames", "ports"}));
   ServiceSpec s;
   s.ns = doc.key.ns;
   s.name = doc.key.name;
   ASSIGN_OR_RETURN(s.selector, LabelsAt(spec["selector"]));
-  if (s.selector.empty()) {
-    return spec["selector"].Error("is required: the labels of the workloads behind this service");
+  YamlField endpoints = spec["endpoints"];
+  if (!endpoints.IsMissing()) {
+    if (!s.selector.empty()) {
+      return spec["endpoints"].Error(
+          "and selector exclude each other: the backends are the listed endpoints or the "
+          "selected workloads");
+    }
+    if (!endpoints.IsSequence()) {
+      return endpoints.Error("must be a list of {address, serviceAccount, workload}");
+    }
+    s.explicit_endpoints = true;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      YamlField e = endpoints.At(i);
+      RETURN_IF_ERROR(e.OnlyKeys({"address", "serviceAccount", "workload"}));
+      ServiceEndpoint endpoint;
+      ASSIGN_OR_RETURN(endpoint.ip, IpAt(e["address"]));
+      ASSIGN_OR_RETURN(endpoint.service_account, e["serviceAccount"].String());
+      if (absl::StatusOr<certs::SpiffeId> id =
+              certs::SpiffeId::ForServiceAccount("cluster.local", s.ns, endpoint.service_account);
+          !id.ok()) {
+        return e["serviceAccount"].Error(id.status().message());
+      }
+      if (!e["workload"].IsMissing()) {
+        ASSIGN_OR_RETURN(endpoint.workload, e["workload"].String());
+      }
+      s.endpoints.push_back(std::move(endpoint));
+    }
+  } else if (s.selector.empty()) {
+    return spec["selector"].Error(
+        "is required (or endpoints): the labels of the workloads behind this service");
   }
   YamlField addresses = spec["addresses"];
   if (!addresses.IsMissing() && !addresses.IsSequence())

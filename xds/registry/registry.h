@@ -41,11 +41,23 @@ struct ServicePortSpec {
   std::string protocol = "tcp";
 };
 
-// remora.io/v1 Service: virtual addresses and ports in front of the workloads its selector picks.
+// One backend of a Service listed explicitly: its address and the service account it runs as
+// (the identity the client's proxy expects there, secure naming). Kubernetes mode lists each
+// ready address of the Service's EndpointSlices that belongs to a mesh pod.
+struct ServiceEndpoint {
+  std::string ip;
+  std::string service_account;  // in the Service's namespace
+  std::string workload;         // the pod, when known (for messages)
+};
+
+// remora.io/v1 Service: virtual addresses and ports in front of its backends: the workloads its
+// selector picks, or the endpoints it lists (exactly one of the two).
 struct ServiceSpec {
   std::string ns;
   std::string name;
   filters::Labels selector;
+  bool explicit_endpoints = false;  // spec.endpoints given: `endpoints` are the backends
+  std::vector<ServiceEndpoint> endpoints;
   std::vector<std::string> virtual_ips;
   std::vector<std::string> hostnames;
   std::vector<ServicePortSpec> ports;

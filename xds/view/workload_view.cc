@@ -191,12 +191,20 @@ absl::StatusOr<WorkloadView> ComputeView(const Registry& registry, const Workloa
     service.set_namespace_(s.ns);
     for (const std::string& h : s.hostnames) service.add_hostnames(h);
     for (const std::string& ip : s.virtual_ips) service.add_virtual_ips(ip);
-    filters::LabelSelector selector;
-    selector.match_labels = s.selector;
     std::set<std::string> identities;
-    for (const Workload* w : registry.SelectWorkloads(s.ns, selector)) {
-      for (const std::string& ip : w->ips) service.add_endpoint_ips(ip);
-      identities.insert(Identity(options.trust_domain, *w));
+    if (s.explicit_endpoints) {
+      for (const ServiceEndpoint& e : s.endpoints) {
+        service.add_endpoint_ips(e.ip);
+        identities.insert(absl::StrCat("spiffe://", options.trust_domain, "/ns/", s.ns, "/sa/",
+                                       e.service_account));
+      }
+    } else {
+      filters::LabelSelector selector;
+      selector.match_labels = s.selector;
+      for (const Workload* w : registry.SelectWorkloads(s.ns, selector)) {
+        for (const std::string& ip : w->ips) service.add_endpoint_ips(ip);
+        identities.insert(Identity(options.trust_domain, *w));
+      }
     }
     for (const std::string& id : identities) service.add_identities(id);
     for (const ServicePortSpec& p : s.ports) {
