@@ -4,8 +4,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/json_text.h"
 
 namespace remora {
 
@@ -138,6 +140,25 @@ std::vector<std::string> SplitDocuments(absl::string_view text, std::vector<int>
   return docs;
 }
 
+// YAML is Unicode text (YAML 1.2 section 5.2; kubectl's go-yaml refuses "invalid leading UTF-8
+// octet"), and yaml-cpp passes bytes through unchecked: a stray Latin-1 byte would reach every
+// reader and, through them, JSON output that cannot hold it. Refuse it here, with its position.
+absl::Status CheckYamlIsUtf8(absl::string_view text, absl::string_view what) {
+  const std::optional<size_t> at = FindInvalidUtf8(text);
+  if (!at.has_value()) return absl::OkStatus();
+  const absl::string_view before = text.substr(0, *at);
+  const size_t line_start =
+      before.rfind('\n') == absl::string_view::npos ? 0 : before.rfind('\n') + 1;
+  // Columns count characters, as editors show them; everything before the bad byte is UTF-8.
+  size_t column = 1;
+  for (char c : before.substr(line_start)) column += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: line %d, column %d: byte 0x%02X is not valid UTF-8; YAML is UTF-8 text, so save the "
+      "file as UTF-8",
+      what, std::count(before.begin(), before.end(), '\n') + 1, column,
+      static_cast<unsigned char>(text[*at])));
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view text,
@@ -147,6 +168,7 @@ absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view te
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", text.size(), " bytes is over the limit of ", max_bytes));
   }
+  if (absl::Status s = CheckYamlIsUtf8(text, what); !s.ok()) return s;
   std::vector<int> first_lines;
   std::vector<std::string> chunks = SplitDocuments(text, &first_lines);
   std::vector<YamlDocument> out;

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_text.h"
 #include "common/yaml.h"
 #include "ctl/config_commands.h"
 #include "ctl/control_client.h"
@@ -123,9 +124,9 @@ int Run(int argc, const char* const* argv) {
       items.push_back(docs.ok() && !docs->empty() ? ToJson((*docs)[0].root)
                                                   : nlohmann::json(o.yaml()));
     }
-    std::cout << (args.size() == 2 && items.size() == 1 ? items[0]
-                                                        : nlohmann::json{{"items", items}})
-                     .dump(2)
+    std::cout << DumpJson(args.size() == 2 && items.size() == 1 ? items[0]
+                                                                : nlohmann::json{{"items", items}},
+                          2)
               << "\n";
     return kExitOk;
   }

@@ -129,6 +129,27 @@ TEST_F(RemoractlAuthzTest, CheckAllowPrintsOneJsonObject) {
   EXPECT_EQ(j["layer"], "AuthorizationPolicy");
 }
 
+TEST_F(RemoractlAuthzTest, PolicyFileThatIsNotUtf8IsBadInputNotAnInternalError) {
+  // A Latin-1 byte in a principal used to reach the JSON explanation, where nlohmann's dump()
+  // threw: "internal error: [json.exception.type_error.316]". YAML is UTF-8; the reader says so.
+  const std::string policies = Write("latin1.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-caf, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/caf)" "\xe9" R"("]
+)");
+  const std::string request = Write("req.json", Request("cluster.local/ns/shop/sa/web", "GET"));
+  Result r = Run({"authz", "check", "-f", policies, "--request", request, "-o", "json"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(policies +
+                                  ": line 8, column 51: byte 0xE9 is not valid UTF-8; YAML is "
+                                  "UTF-8 text, so save the file as UTF-8"));
+  EXPECT_THAT(r.output, Not(HasSubstr("internal error")));
+}
+
 TEST_F(RemoractlAuthzTest, RewrittenProbesAreANamedBuiltInRule) {
   // A plaintext kubelet probe on the sidecar's health port: allowed by name, not by a policy.
   const std::string request = Write("probe.json", R"({

@@ -250,6 +250,21 @@ TEST(KubeInjectTest, ErrorsNameTheDocument) {
   }
 }
 
+TEST(KubeInjectTest, RefusesAManifestThatIsNotUtf8WithItsPosition) {
+  // Found by //inject:kube_inject_fuzz: a probe port "8\xcf80" reached nlohmann's dump() in the
+  // probe rewriter's error message, which throws on invalid UTF-8 ("internal error:
+  // [json.exception.type_error.316]"). YAML is UTF-8 text; the reader refuses it up front.
+  const std::string yaml =
+      "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n"
+      "    readinessProbe: {httpGet: {port: \"8\xcf" "80\"}}\n";
+  absl::StatusOr<KubeInjectOutput> out =
+      InjectManifests(yaml, "test.yaml", InjectorSettings{}, KubeInjectOptions{});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.status().message(),
+            "test.yaml: line 6, column 40: byte 0xCF is not valid UTF-8; YAML is UTF-8 text, "
+            "so save the file as UTF-8");
+}
+
 TEST(KubeInjectTest, EmptyInputGivesEmptyOutput) {
   KubeInjectOutput out = MustInject("---\n# nothing\n---\n");
   EXPECT_EQ(out.yaml, "");

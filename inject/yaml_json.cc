@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 
 namespace remora::inject {
@@ -341,7 +342,7 @@ class YamlWriter {
         out_ += " null\n";
         return;
       default:  // numbers and booleans print as JSON does
-        absl::StrAppend(&out_, " ", v.dump(), "\n");
+        absl::StrAppend(&out_, " ", DumpJson(v), "\n");
     }
   }
 
