@@ -142,7 +142,7 @@ TEST(KubeInjectCommandTest, ManifestThatIsNotUtf8IsBadInputNotAnInternalError) {
   const std::string bad = TestDir("remoractl") + "/latin1.yaml";
   WriteFileOrDie(bad,
                  "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
-                 "  - name: a\n    image: a\n    livenessProbe: {tcpSocket: {port: 8\xcf" "80}}\n");
+                 "  - name: a\n    image: a\n    livenessProbe: {tcpSocket: {port: 8\31780}}\n");
   CommandRun run = Remoractl("kube-inject -f " + bad);
   EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_EQ(run.out, "");

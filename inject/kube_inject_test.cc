@@ -256,7 +256,7 @@ TEST(KubeInjectTest, RefusesAManifestThatIsNotUtf8WithItsPosition) {
   // [json.exception.type_error.316]"). YAML is UTF-8 text; the reader refuses it up front.
   const std::string yaml =
       "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n"
-      "    readinessProbe: {httpGet: {port: \"8\xcf" "80\"}}\n";
+      "    readinessProbe: {httpGet: {port: \"8\31780\"}}\n";
   absl::StatusOr<KubeInjectOutput> out =
       InjectManifests(yaml, "test.yaml", InjectorSettings{}, KubeInjectOptions{});
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
