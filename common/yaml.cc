@@ -11,6 +11,26 @@
 
 namespace remora {
 
+std::string YamlScalar(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  std::optional<size_t> bad = FindInvalidUtf8(text);
+  if (!bad.has_value()) return text;
+  std::string out;
+  size_t done = 0;
+  while (bad.has_value()) {
+    const size_t at = done + *bad;
+    out.append(text, done, at - done);
+    const unsigned char byte = static_cast<unsigned char>(text[at]);
+    // 0x85 and 0xA0 are what \N and \_ became; anything else cannot come from yaml-cpp over UTF-8
+    // text, and is replaced rather than passed on.
+    out += byte == 0x85 ? "\xc2\x85" : byte == 0xA0 ? "\xc2\xa0" : "\xef\xbf\xbd";
+    done = at + 1;
+    bad = FindInvalidUtf8(absl::string_view(text).substr(done));
+  }
+  out.append(text, done, std::string::npos);
+  return out;
+}
+
 bool YamlField::IsMissing() const { return !node_.IsDefined() || node_.IsNull(); }
 
 absl::Status YamlField::Error(absl::string_view why) const {
@@ -35,7 +55,7 @@ absl::StatusOr<std::vector<std::pair<std::string, YamlField>>> YamlField::Entrie
   if (!node_.IsMap()) return Error("must be a map");
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) return Error("map keys must be plain strings");
-    std::string key = kv.first.Scalar();
+    std::string key = YamlScalar(kv.first);
     std::string path = path_.empty() ? key : absl::StrCat(path_, ".", key);
     out.emplace_back(key, YamlField(kv.second, std::move(path)));
   }
@@ -47,7 +67,7 @@ absl::Status YamlField::OnlyKeys(std::initializer_list<absl::string_view> allowe
   if (!node_.IsMap()) return Error("must be a map");
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) return Error("map keys must be plain strings");
-    const std::string& key = kv.first.Scalar();
+    const std::string key = YamlScalar(kv.first);
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       return Error(absl::StrCat("unknown field \"", key,
                                 "\" (known fields: ", absl::StrJoin(allowed, ", "), ")"));
@@ -59,7 +79,7 @@ absl::Status YamlField::OnlyKeys(std::initializer_list<absl::string_view> allowe
 absl::StatusOr<std::string> YamlField::String() const {
   if (!node_.IsDefined() || node_.IsNull()) return Error("is required");
   if (!node_.IsScalar()) return Error("must be a string, not a list or map");
-  return node_.Scalar();
+  return YamlScalar(node_);
 }
 
 absl::StatusOr<int64_t> YamlField::Int(int64_t min, int64_t max) const {

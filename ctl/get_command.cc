@@ -58,7 +58,7 @@ nlohmann::json ToJson(const YAML::Node& node, int depth = 0) {
   if (depth > 100) return nullptr;
   if (node.IsMap()) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& kv : node) out[kv.first.Scalar()] = ToJson(kv.second, depth + 1);
+    for (const auto& kv : node) out[YamlScalar(kv.first)] = ToJson(kv.second, depth + 1);
     return out;
   }
   if (node.IsSequence()) {
@@ -67,7 +67,7 @@ nlohmann::json ToJson(const YAML::Node& node, int depth = 0) {
     return out;
   }
   if (node.IsScalar()) {
-    const std::string& s = node.Scalar();
+    const std::string s = YamlScalar(node);
     if (node.Tag() != "!") {
       if (s == "true" || s == "false") return s == "true";
       int64_t i = 0;

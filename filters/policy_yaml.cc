@@ -374,7 +374,7 @@ absl::Status ParseNetworkPolicy(const YamlField& spec, NetworkPolicy* out) {
 // Best-effort "Kind ns/name" for messages about a document that may be broken.
 std::string Describe(const YamlField& doc) {
   auto scalar = [](const YamlField& f) -> std::string {
-    return f.IsScalar() ? f.node().Scalar() : std::string();
+    return f.IsScalar() ? YamlScalar(f.node()) : std::string();
   };
   std::string kind = scalar(doc["kind"]);
   std::string name = scalar(doc["metadata"]["name"]);

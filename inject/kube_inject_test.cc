@@ -265,6 +265,21 @@ TEST(KubeInjectTest, RefusesAManifestThatIsNotUtf8WithItsPosition) {
             "so save the file as UTF-8");
 }
 
+TEST(KubeInjectTest, InjectingTwiceIsStableWithNelAndNbspEscapes) {
+  // Found by //inject:kube_inject_fuzz (idempotence): an annotation "line1\N..." came back from
+  // yaml-cpp as the byte 0x85, was written out raw, and the second run refused its own output.
+  const std::string yaml =
+      "kind: Pod\nmetadata:\n  name: web\n  annotations: {c: \"line1\\Nline2\", d: \"a\\_b\"}\n"
+      "spec:\n  containers:\n  - name: app\n    image: app\n";
+  KubeInjectOutput first = MustInject(yaml);
+  KubeInjectOutput second = MustInject(first.yaml);
+  EXPECT_EQ(second.yaml, first.yaml);
+  std::vector<OrderedJson> docs = Documents(first.yaml);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["metadata"]["annotations"]["c"], "line1\u0085line2");
+  EXPECT_EQ(docs[0]["metadata"]["annotations"]["d"], "a\u00a0b");
+}
+
 TEST(KubeInjectTest, EmptyInputGivesEmptyOutput) {
   KubeInjectOutput out = MustInject("---\n# nothing\n---\n");
   EXPECT_EQ(out.yaml, "");

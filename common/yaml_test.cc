@@ -1,0 +1,44 @@
+#include "common/yaml.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace remora {
+namespace {
+
+TEST(LoadYamlDocumentsTest, RefusesTextThatIsNotUtf8WithLineAndColumn) {
+  absl::StatusOr<std::vector<YamlDocument>> docs =
+      LoadYamlDocuments("a: 1\n---\nb: caf\xc3\xa9 \xe9t\xe9\n", "x.yaml");
+  EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(docs.status().message(),
+            "x.yaml: line 3, column 9: byte 0xE9 is not valid UTF-8; YAML is UTF-8 text, so save "
+            "the file as UTF-8");
+  EXPECT_TRUE(LoadYamlDocuments("\xef\xbb\xbf"
+                                "a: \xe2\x82\xac\n",
+                                "bom.yaml")
+                  .ok())
+      << "a UTF-8 byte order mark is UTF-8";
+}
+
+TEST(YamlScalarTest, EscapesForNelAndNbspBecomeUtf8) {
+  // YAML 1.2 section 5.7: \N is U+0085, \_ is U+00A0; yaml-cpp yields the bare bytes 0x85 and 0xA0.
+  absl::StatusOr<std::vector<YamlDocument>> docs =
+      LoadYamlDocuments("a: \"x\\N\\_y\"\n\"k\\N\": [\"\\_\"]\n", "t.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  const YAML::Node& root = (*docs)[0].root;
+  EXPECT_EQ(YamlScalar(root["a"]), "x\xc2\x85\xc2\xa0y");
+  YamlField field(root, "");
+  EXPECT_EQ(*field["a"].String(), "x\xc2\x85\xc2\xa0y");
+  absl::StatusOr<std::vector<std::pair<std::string, YamlField>>> entries = field.Entries();
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ((*entries)[1].first, "k\xc2\x85");
+  EXPECT_THAT(*(*entries)[1].second.StringList(), ::testing::ElementsAre("\xc2\xa0"));
+  // Other escapes already come out as UTF-8 and stay as they are.
+  docs = LoadYamlDocuments("a: \"\\xe9\\u20ac\\U0001F41F\\L\\P\\0\"\n", "t.yaml");
+  ASSERT_TRUE(docs.ok());
+  EXPECT_EQ(YamlScalar((*docs)[0].root["a"]),
+            std::string("\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\x9f\xe2\x80\xa8\xe2\x80\xa9\0", 16));
+}
+
+}  // namespace
+}  // namespace remora
