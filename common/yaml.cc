@@ -1,6 +1,7 @@
 #include "common/yaml.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -160,23 +161,57 @@ std::vector<std::string> SplitDocuments(absl::string_view text, std::vector<int>
   return docs;
 }
 
-// YAML is Unicode text (YAML 1.2 section 5.2; kubectl's go-yaml refuses "invalid leading UTF-8
-// octet"), and yaml-cpp passes bytes through unchecked: a stray Latin-1 byte would reach every
-// reader and, through them, JSON output that cannot hold it. Refuse it here, with its position.
-absl::Status CheckYamlIsUtf8(absl::string_view text, absl::string_view what) {
-  const std::optional<size_t> at = FindInvalidUtf8(text);
-  if (!at.has_value()) return absl::OkStatus();
-  const absl::string_view before = text.substr(0, *at);
-  const size_t line_start =
-      before.rfind('\n') == absl::string_view::npos ? 0 : before.rfind('\n') + 1;
-  // Columns count characters, as editors show them; everything before the bad byte is UTF-8.
+// "line L, column C" of byte `at`, columns counting characters as editors show them (the text
+// before `at` is UTF-8).
+std::string Position(absl::string_view text, size_t at) {
+  const absl::string_view before = text.substr(0, at);
+  const size_t newline = before.rfind('\n');
+  const size_t line_start = newline == absl::string_view::npos ? 0 : newline + 1;
   size_t column = 1;
   for (char c : before.substr(line_start)) column += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: line %d, column %d: byte 0x%02X is not valid UTF-8; YAML is UTF-8 text, so save the "
-      "file as UTF-8",
-      what, std::count(before.begin(), before.end(), '\n') + 1, column,
-      static_cast<unsigned char>(text[*at])));
+  return absl::StrFormat("line %d, column %d", std::count(before.begin(), before.end(), '\n') + 1,
+                         column);
+}
+
+// YAML 1.2 section 5.1, c-printable: tab, LF, CR, 0x20-0x7E, NEL, 0xA0-0xD7FF, 0xE000-0xFFFD and
+// 0x10000 up. Other characters are written as escapes in double-quoted scalars.
+bool IsPrintable(uint32_t c) {
+  return c == 0x09 || c == 0x0A || c == 0x0D || (c >= 0x20 && c <= 0x7E) || c == 0x85 ||
+         (c >= 0xA0 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) || c >= 0x10000;
+}
+
+// YAML is printable Unicode text (YAML 1.2 sections 5.1 and 5.2). kubectl's go-yaml refuses the
+// rest ("invalid leading UTF-8 octet", "control characters are not allowed"); yaml-cpp passes
+// bytes through unchecked, and guesses UTF-16 or UTF-32 from NUL bytes at the start of a document,
+// so the same text could read differently once split. Refuse both here, with their position.
+absl::Status CheckYamlText(absl::string_view text, absl::string_view what) {
+  if (const std::optional<size_t> at = FindInvalidUtf8(text); at.has_value()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %s: byte 0x%02X is not valid UTF-8; YAML is UTF-8 text, so save the file as UTF-8",
+        what, Position(text, *at), static_cast<unsigned char>(text[*at])));
+  }
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = 0; i < text.size();) {
+    uint32_t c = s[i];
+    size_t length = 1;
+    if (c >= 0xF0) {
+      c = c & 0x07, length = 4;
+    } else if (c >= 0xE0) {
+      c = c & 0x0F, length = 3;
+    } else if (c >= 0xC0) {
+      c = c & 0x1F, length = 2;
+    }
+    for (size_t k = 1; k < length; ++k) c = (c << 6) | (s[i + k] & 0x3F);
+    if (!IsPrintable(c)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: %s: character U+%04X is not allowed in YAML, which holds printable characters "
+          "only; write it as an escape in a double-quoted string (\"%s\")",
+          what, Position(text, i), c,
+          c <= 0xFF ? absl::StrFormat("\\x%02X", c) : absl::StrFormat("\\u%04X", c)));
+    }
+    i += length;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -188,7 +223,7 @@ absl::StatusOr<std::vector<YamlDocument>> LoadYamlDocuments(absl::string_view te
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", text.size(), " bytes is over the limit of ", max_bytes));
   }
-  if (absl::Status s = CheckYamlIsUtf8(text, what); !s.ok()) return s;
+  if (absl::Status s = CheckYamlText(text, what); !s.ok()) return s;
   std::vector<int> first_lines;
   std::vector<std::string> chunks = SplitDocuments(text, &first_lines);
   std::vector<YamlDocument> out;

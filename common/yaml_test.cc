@@ -20,6 +20,34 @@ TEST(LoadYamlDocumentsTest, RefusesTextThatIsNotUtf8WithLineAndColumn) {
       << "a UTF-8 byte order mark is UTF-8";
 }
 
+TEST(LoadYamlDocumentsTest, RefusesCharactersThatAreNotPrintable) {
+  // YAML 1.2 section 5.1 (c-printable). Found by //inject:kube_inject_fuzz: a document starting
+  // with a NUL byte made yaml-cpp read it as UTF-16, so kube-inject's output read differently.
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {std::string("# c\n---\n\0# A", 13),
+            "t.yaml: line 3, column 1: character U+0000 is not allowed in YAML, which holds "
+            "printable characters only; write it as an escape in a double-quoted string "
+            "(\"\\x00\")"},
+           {"a: \"b\x07\"\n", "t.yaml: line 1, column 6: character U+0007 is not allowed"},
+           {"a: \x7f\n", "character U+007F is not allowed"},
+           {"a: \xc2\x80\n", "t.yaml: line 1, column 4: character U+0080 is not allowed"},
+           {"a: \xef\xbf\xbf\n",
+            "character U+FFFF is not allowed in YAML, which holds printable "
+            "characters only; write it as an escape in a double-quoted string "
+            "(\"\\uFFFF\")"},
+       }) {
+    absl::StatusOr<std::vector<YamlDocument>> docs = LoadYamlDocuments(c.yaml, "t.yaml");
+    EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_THAT(std::string(docs.status().message()), ::testing::HasSubstr(c.message));
+  }
+  // Tab, CR, NEL, NBSP and everything from U+10000 are printable.
+  EXPECT_TRUE(LoadYamlDocuments("a:\tb\r\nc: \"\xc2\x85\xc2\xa0\xf0\x9f\x90\x9f\"\n", "t").ok());
+}
+
 TEST(YamlScalarTest, EscapesForNelAndNbspBecomeUtf8) {
   // YAML 1.2 section 5.7: \N is U+0085, \_ is U+00A0; yaml-cpp yields the bare bytes 0x85 and 0xA0.
   absl::StatusOr<std::vector<YamlDocument>> docs =

@@ -280,6 +280,18 @@ TEST(KubeInjectTest, InjectingTwiceIsStableWithNelAndNbspEscapes) {
   EXPECT_EQ(docs[0]["metadata"]["annotations"]["d"], "a\u00a0b");
 }
 
+TEST(KubeInjectTest, RefusesControlCharactersThatYamlDoesNotAllow) {
+  // Found by //inject:kube_inject_fuzz (idempotence): a document starting with a NUL byte was
+  // read by yaml-cpp as UTF-16 once kube-inject had printed it on its own, so a second run read
+  // another document. YAML holds printable characters only (YAML 1.2 section 5.1).
+  const std::string yaml("# c\n---\n\0# A shapiVersopi", 25);
+  absl::StatusOr<KubeInjectOutput> out =
+      InjectManifests(yaml, "test.yaml", InjectorSettings{}, KubeInjectOptions{});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("test.yaml: line 3, column 1: character U+0000 is not allowed in YAML"));
+}
+
 TEST(KubeInjectTest, EmptyInputGivesEmptyOutput) {
   KubeInjectOutput out = MustInject("---\n# nothing\n---\n");
   EXPECT_EQ(out.yaml, "");
