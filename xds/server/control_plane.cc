@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "kube/cluster_config.h"
 #include "net/endpoint.h"
 
 namespace remora::xds {
@@ -43,6 +44,7 @@ ControlPlane::~ControlPlane() {
     dev_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
   if (grpc_ != nullptr) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (kube_sync_ != nullptr) kube_sync_->Stop();
   if (ads_ != nullptr) ads_->Stop();
 }
 
@@ -79,6 +81,24 @@ absl::StatusOr<int> ControlPlane::StartDevPort() {
   return port;
 }
 
+absl::Status ControlPlane::StartKube() {
+  absl::StatusOr<kube::ClusterConfig> config =
+      options_.kubeconfig.empty()
+          ? kube::InClusterConfig(kube::ProcessEnv)
+          : kube::LoadKubeconfig(options_.kubeconfig, options_.kube_context);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat("Kubernetes mode: ", config.status().message()));
+  }
+  absl::StatusOr<std::shared_ptr<kube::ApiClient>> client =
+      kube::ApiClient::New(io_.get_executor(), std::move(*config));
+  if (!client.ok()) return client.status();
+  kube_client_ = std::move(*client);
+  kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace);
+  kube_sync_->Start();
+  return absl::OkStatus();
+}
+
 absl::Status ControlPlane::Start() {
   if (::mkdir(options_.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::UnavailableError(absl::StrCat("cannot create state directory ", options_.state_dir,
@@ -103,8 +123,10 @@ absl::Status ControlPlane::Start() {
   absl::StatusOr<OperatorAuth> auth = OperatorAuth::Open(options_.state_dir);
   if (!auth.ok()) return auth.status();
   operator_auth_ = std::make_unique<OperatorAuth>(std::move(*auth));
+  // Kubernetes mode mirrors the cluster into a store of its own: switching modes never mixes
+  // objects applied with remoractl with the cluster's.
   absl::StatusOr<std::unique_ptr<ConfigStore>> store =
-      ConfigStore::Open(options_.state_dir + "/store");
+      ConfigStore::Open(options_.state_dir + (options_.kube_mode() ? "/kube-store" : "/store"));
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 
@@ -133,11 +155,15 @@ absl::Status ControlPlane::Start() {
   if (absl::Status s = PublishRegistry(*store_, *ads_, options_.root_namespace); !s.ok()) {
     return absl::DataLossError(absl::StrCat("stored configuration does not load: ", s.message()));
   }
+  if (options_.kube_mode()) {
+    // TODO(issue 18): CSR authentication by TokenReview; until then bootstrap tokens.
+    if (absl::Status s = StartKube(); !s.ok()) return s;
+  }
   authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
   ca_service_ = std::make_unique<CaService>(*ca_, *authenticator_, ca_stats_);
-  operator_service_ = std::make_unique<OperatorService>(
-      OperatorDeps{*store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_,
-                   options_.root_namespace, [this] { asio::post(io_, [this] { OnCaChange(); }); }});
+  operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
+      *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
+      [this] { asio::post(io_, [this] { OnCaChange(); }); }, options_.kube_mode()});
 
   // TLS whose files (serving certificate, key, bundle) are reloaded when they change, so
   // renewals and root rotations need no restart. Client certificates are verified when sent:
@@ -185,10 +211,13 @@ absl::Status ControlPlane::Start() {
         [this](const http::Request& r) {
           std::string path(r.target());
           if (path == "/ready") {
+            // In Kubernetes mode, ready once the cluster has been read (before, proxies would
+            // get the state of the last run, or none).
+            const bool ready = ready_ && (kube_sync_ == nullptr || kube_sync_->Synced());
             return http::MakeResponse(r,
-                                      ready_ ? http::beast_http::status::ok
-                                             : http::beast_http::status::service_unavailable,
-                                      ready_ ? "ready\n" : "starting\n");
+                                      ready ? http::beast_http::status::ok
+                                            : http::beast_http::status::service_unavailable,
+                                      ready ? "ready\n" : "starting\n");
           }
           if (path == "/stats/prometheus" || path == "/metrics") {
             return http::MakeResponse(r, http::beast_http::status::ok, registry_.RenderPrometheus(),
@@ -282,6 +311,7 @@ absl::Status ControlPlane::Run() {
     dev_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     dev_grpc_.reset();
   }
+  if (kube_sync_ != nullptr) kube_sync_->Stop();
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc_.reset();
   ads_->Stop();

@@ -15,7 +15,9 @@
 #include "common/stats.h"
 #include "http/http_server.h"
 #include "inject/webhook_server.h"
+#include "kube/api_client.h"
 #include "net/asio.h"
+#include "xds/kube/kube_sync.h"
 #include "xds/server/ads_server.h"
 #include "xds/server/ca_service.h"
 #include "xds/server/operator_auth.h"
@@ -48,6 +50,13 @@ struct ControlPlaneOptions {
   std::string webhook_cert;
   std::string webhook_key;
   std::string injector_settings;  // YAML file; defaults when empty
+  // Kubernetes mode (issue 18): the cluster is the source of truth. A kubeconfig file (and its
+  // context, "" for current-context), or the pod's in-cluster configuration. Neither: embedded
+  // mode, the store and `remoractl apply`.
+  std::string kubeconfig;
+  std::string kube_context;
+  bool in_cluster = false;
+  bool kube_mode() const { return !kubeconfig.empty() || in_cluster; }
 };
 
 class ControlPlane {
@@ -62,6 +71,8 @@ class ControlPlane {
   absl::Status Start();
   // The plaintext development port (xDS only); returns the bound port.
   absl::StatusOr<int> StartDevPort();
+  // Kubernetes mode: the API client and the informers that fill the store.
+  absl::Status StartKube();
   void OnCaChange();
   awaitable<void> Maintenance();
 
@@ -85,6 +96,8 @@ class ControlPlane {
   std::unique_ptr<grpc::Server> dev_grpc_;  // the development port, when on
   std::unique_ptr<http::Server> admin_;
   std::unique_ptr<inject::WebhookServer> webhook_;
+  std::shared_ptr<kube::ApiClient> kube_client_;  // Kubernetes mode only
+  std::unique_ptr<KubeSync> kube_sync_;
   bool ready_ = false;
 };
 

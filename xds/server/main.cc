@@ -1,5 +1,6 @@
 // remora-control: the Remora control plane.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/flags.h"
@@ -13,6 +14,9 @@ constexpr char kUsage[] =
     "rotation, Istio-compatible CreateCertificate), serves configuration to proxies over xDS\n"
     "(Envoy v3 ADS, state of the world and delta), and stores the policies operators apply with\n"
     "remoractl. Everything it keeps lives in --state-dir; the operator token is written there.\n"
+    "In Kubernetes mode (--kubeconfig, or in a pod) the cluster's Namespaces, Pods, Services,\n"
+    "EndpointSlices, NetworkPolicies and Istio security policies are the configuration, and\n"
+    "kubectl changes it.\n"
     "\n"
     "usage: remora-control [flags]";
 
@@ -47,6 +51,12 @@ int main(int argc, char** argv) {
   flags.String(
       "injector-settings", &o.injector_settings,
       "YAML with the injector's images, control plane address, defaults (see inject/settings.h)");
+  flags.String(
+      "kubeconfig", &o.kubeconfig,
+      "Kubernetes mode: read the cluster through this kubeconfig (in a pod, the in-cluster "
+      "configuration is used when KUBERNETES_SERVICE_HOST is set)");
+  flags.String("kube-context", &o.kube_context,
+               "the kubeconfig context (default: current-context)");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   std::vector<std::string> positional;
   absl::Status parsed = flags.Parse(argc, argv, &positional);
@@ -64,6 +74,13 @@ int main(int argc, char** argv) {
     std::cerr << "remora-control: --plugin-ca-cert and --plugin-ca-key go together\n";
     return remora::kExitUsage;
   }
+  if (!o.kube_context.empty() && o.kubeconfig.empty()) {
+    std::cerr << "remora-control: --kube-context needs --kubeconfig\n";
+    return remora::kExitUsage;
+  }
+  // In a pod, as client-go's rest.InClusterConfig: the service host the kubelet sets.
+  const char* service_host = std::getenv("KUBERNETES_SERVICE_HOST");
+  o.in_cluster = o.kubeconfig.empty() && service_host != nullptr && *service_host != '\0';
   remora::SetLogLevel(level);
   try {
     remora::xds::ControlPlane control(o);

@@ -62,6 +62,18 @@ grpc::Status OperatorService::Apply(grpc::ServerContext* context,
                                     const remora::v1::ApplyRequest* request,
                                     remora::v1::ApplyResponse* response) {
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  if (deps_.kube_mode) {
+    // The cluster is the source of truth: an object applied here would vanish at the next
+    // resync, and one deleted here would come back. Writing through to the API server would
+    // bypass the RBAC that governs who may change policy; istioctl likewise leaves that to
+    // kubectl.
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "remora-control runs in Kubernetes mode: the cluster is the source of truth, so policy "
+        "changes go through the API server: kubectl ",
+        request->delete_() ? "delete" : "apply", " -f ",
+        request->source().empty() ? "FILE" : request->source(),
+        " (remoractl get, proxy-status and proxy-config still work)")));
+  }
   absl::StatusOr<ApplyResult> result =
       deps_.store.Apply(request->yaml(), request->source().empty() ? "request" : request->source(),
                         request->delete_(), ValidateDocument);

@@ -26,6 +26,8 @@ struct OperatorDeps {
   std::string root_namespace;
   // Called after the CA's roots changed (serving certificate, bundles).
   std::function<void()> on_ca_change;
+  // Kubernetes mode: the cluster is the source of truth and Apply refuses (kubectl changes it).
+  bool kube_mode = false;
 };
 
 // Checks one document before it is stored: a supported kind whose content is valid.

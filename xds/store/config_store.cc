@@ -212,4 +212,41 @@ absl::StatusOr<ApplyResult> ConfigStore::Apply(absl::string_view yaml, absl::str
   return result;
 }
 
+absl::StatusOr<ApplyResult> ConfigStore::Replace(const std::vector<Document>& docs) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  std::shared_ptr<const StoreSnapshot> base = Current();
+  auto next = std::make_shared<StoreSnapshot>();
+  next->version = base->version + 1;
+  ApplyResult result;
+  for (const Document& d : docs) {
+    std::string canonical = DumpYaml(d.node);
+    auto it = base->objects.find(d.key);
+    if (it != base->objects.end() && it->second.yaml == canonical) {
+      next->objects.emplace(d.key, it->second);
+      continue;
+    }
+    result.changes.push_back({d.key, it == base->objects.end() ? "created" : "configured"});
+    StoredObject obj{d.key, d.api_version, canonical, YAML::Clone(d.node), next->version};
+    if (!next->objects.emplace(d.key, std::move(obj)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(d.where, ": the same object appears twice in one replace"));
+    }
+  }
+  for (const auto& [key, obj] : base->objects) {
+    if (next->objects.count(key) == 0) result.changes.push_back({key, "deleted"});
+  }
+  result.changed = !result.changes.empty();
+  if (!result.changed) {
+    result.version = base->version;
+    return result;
+  }
+  RETURN_IF_ERROR(Persist(*next));
+  result.version = next->version;
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = std::move(next);
+  }
+  return result;
+}
+
 }  // namespace remora::xds

@@ -80,6 +80,11 @@ class ConfigStore {
   absl::StatusOr<ApplyResult> Apply(absl::string_view yaml, absl::string_view source, bool remove,
                                     const Validator& validate);
 
+  // Makes the store hold exactly `docs` (already validated; keys unique): Kubernetes mode mirrors
+  // the cluster this way. Objects whose canonical YAML is unchanged keep their version; the store
+  // version moves only when something changed. Persisted before it returns.
+  absl::StatusOr<ApplyResult> Replace(const std::vector<Document>& docs);
+
   std::shared_ptr<const StoreSnapshot> Current() const;
 
   // A new version with no object changed, for changes that live outside the store but must reach

@@ -102,5 +102,31 @@ TEST(ConfigStoreTest, CorruptStateFileIsReportedNotIgnored) {
   EXPECT_EQ(ConfigStore::Open(dir).status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(ConfigStoreTest, ReplaceKeepsUnchangedVersionsAndDeletesTheRest) {
+  auto store = ConfigStore::Open(Dir());
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<std::vector<Document>> two = ParseDocuments(kTwo, "two");
+  ASSERT_TRUE(two.ok());
+  absl::StatusOr<ApplyResult> first = (*store)->Replace(*two);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->version, 1u);
+  EXPECT_EQ(first->changes.size(), 2u);
+  // The same content again: nothing changes, the version stays.
+  absl::StatusOr<ApplyResult> again = (*store)->Replace(*two);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(again->version, 1u);
+  // Only the namespace left: the workload is deleted, the namespace keeps its version.
+  std::vector<Document> one = {(*two)[0]};
+  absl::StatusOr<ApplyResult> shrunk = (*store)->Replace(one);
+  ASSERT_TRUE(shrunk.ok());
+  ASSERT_EQ(shrunk->changes.size(), 1u);
+  EXPECT_EQ(shrunk->changes[0].action, "deleted");
+  EXPECT_EQ(shrunk->version, 2u);
+  std::shared_ptr<const StoreSnapshot> now = (*store)->Current();
+  ASSERT_EQ(now->objects.size(), 1u);
+  EXPECT_EQ(now->objects.begin()->second.version, 1u);
+}
+
 }  // namespace
 }  // namespace remora::xds

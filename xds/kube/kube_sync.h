@@ -1,0 +1,81 @@
+// Kubernetes mode's source of truth (issue 18): informers on Namespaces, Pods, Services,
+// EndpointSlices, NetworkPolicies, AuthorizationPolicies and PeerAuthentications; after each
+// change the whole cached cluster is mapped (cluster_mapping.h) into the store with
+// ConfigStore::Replace and the registry is republished, so the xDS server sees exactly what
+// `remoractl apply` of the same objects would have produced. A policy the engine refuses is left
+// out, logged, and reported once per resourceVersion as a Warning Event on the object.
+//
+// Nothing is published before every informer has synced (a partial list would, for a moment,
+// drop policies a proxy enforces). When the API server goes away the informers retry with
+// backoff and the store keeps its last state: proxies keep what they have.
+//
+// The istio CRDs are watched at v1 only: the API server serves every stored object in each
+// version of a CRD, so v1beta1 objects appear there too (watching both would see them twice).
+//
+// Threading: everything runs on the client's executor; Pods(), MeshNamespaces(), Synced() and
+// Stop() work from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "kube/api_client.h"
+#include "kube/informer.h"
+#include "xds/kube/kube_mapping.h"
+#include "xds/server/ads_server.h"
+#include "xds/store/config_store.h"
+
+namespace remora::xds {
+
+class KubeSync {
+ public:
+  KubeSync(std::shared_ptr<kube::ApiClient> client, ConfigStore& store, AdsServer& ads,
+           std::string root_namespace);
+  ~KubeSync();
+
+  // Starts the informers. Call once.
+  void Start();
+  void Stop();
+
+  // Called on the client's executor after each resync that may have changed the mesh pods or
+  // namespaces (trust distribution). Set before Start().
+  void OnResync(std::function<void()> listener) { listeners_.push_back(std::move(listener)); }
+
+  // Every informer has synced and the cluster has been published once.
+  bool Synced() const;
+  // The mesh pods at the last resync (empty before the first).
+  std::shared_ptr<const MeshPods> Pods() const;
+  std::shared_ptr<const std::set<std::string>> MeshNamespaces() const;
+
+ private:
+  void Schedule();
+  void Resync();
+
+  const std::shared_ptr<kube::ApiClient> client_;
+  ConfigStore& store_;
+  AdsServer& ads_;
+  const std::string root_namespace_;
+  std::shared_ptr<kube::Informer> namespaces_, pods_, services_, slices_;
+  std::vector<std::shared_ptr<kube::Informer>> policies_;
+  std::vector<std::function<void()>> listeners_;
+  // On the executor only.
+  bool scheduled_ = false;
+  std::set<std::string> reported_;  // "uid/resourceVersion" of refusals already reported
+
+  mutable absl::Mutex mu_;
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<const MeshPods> mesh_pods_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<const MeshPods>();
+  std::shared_ptr<const std::set<std::string>> mesh_namespaces_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<const std::set<std::string>>();
+  // False once stopped: callbacks already queued on the executor then do nothing.
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+};
+
+}  // namespace remora::xds
