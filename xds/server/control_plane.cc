@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "kube/cluster_config.h"
 #include "net/endpoint.h"
+#include "xds/kube/token_review_authenticator.h"
 
 namespace remora::xds {
 
@@ -156,10 +157,18 @@ absl::Status ControlPlane::Start() {
     return absl::DataLossError(absl::StrCat("stored configuration does not load: ", s.message()));
   }
   if (options_.kube_mode()) {
-    // TODO(issue 18): CSR authentication by TokenReview; until then bootstrap tokens.
     if (absl::Status s = StartKube(); !s.ok()) return s;
+    // The projected ServiceAccount token, reviewed by the API server, bound to a known pod.
+    // Bootstrap tokens are for embedded mode only: here the cluster vouches for pods.
+    authenticator_ = std::make_unique<TokenReviewAuthenticator>(
+        kube_client_, [sync = kube_sync_.get()](const std::string& ns, const std::string& name) {
+          std::shared_ptr<const MeshPods> pods = sync->Pods();
+          auto it = pods->find(absl::StrCat(ns, "/", name));
+          return it == pods->end() ? std::nullopt : std::optional<MeshPod>(it->second);
+        });
+  } else {
+    authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
   }
-  authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
   ca_service_ = std::make_unique<CaService>(*ca_, *authenticator_, ca_stats_);
   operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
       *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
