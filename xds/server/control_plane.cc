@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "kube/cluster_config.h"
 #include "net/endpoint.h"
+#include "xds/kube/root_cert_publisher.h"
 #include "xds/kube/token_review_authenticator.h"
 
 namespace remora::xds {
@@ -57,6 +58,7 @@ void ControlPlane::OnCaChange() {
   (void)WriteFileAtomic(options_.state_dir + "/ca-bundle.pem", absl::StrJoin(ca_->BundlePem(), ""),
                         0644);
   ads_->Refresh();
+  if (root_publisher_ != nullptr) root_publisher_->Republish();
 }
 
 absl::StatusOr<int> ControlPlane::StartDevPort() {
@@ -96,6 +98,9 @@ absl::Status ControlPlane::StartKube() {
   if (!client.ok()) return client.status();
   kube_client_ = std::move(*client);
   kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace);
+  root_publisher_ = std::make_shared<RootCertPublisher>(
+      kube_client_, [this] { return absl::StrJoin(ca_->BundlePem(), ""); });
+  kube_sync_->OnResync([this] { root_publisher_->Publish(*kube_sync_->MeshNamespaces()); });
   kube_sync_->Start();
   return absl::OkStatus();
 }

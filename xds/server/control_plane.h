@@ -18,6 +18,7 @@
 #include "kube/api_client.h"
 #include "net/asio.h"
 #include "xds/kube/kube_sync.h"
+#include "xds/kube/root_cert_publisher.h"
 #include "xds/server/ads_server.h"
 #include "xds/server/ca_service.h"
 #include "xds/server/operator_auth.h"
@@ -98,6 +99,7 @@ class ControlPlane {
   std::unique_ptr<inject::WebhookServer> webhook_;
   std::shared_ptr<kube::ApiClient> kube_client_;  // Kubernetes mode only
   std::unique_ptr<KubeSync> kube_sync_;
+  std::shared_ptr<RootCertPublisher> root_publisher_;
   bool ready_ = false;
 };
 
