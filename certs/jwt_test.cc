@@ -188,6 +188,17 @@ TEST_F(JwtTest, SignTokenRefusesClaimsThatAreNotUtf8) {
               HasSubstr("header \"kid\": byte 0xFF at offset 1 is not valid UTF-8"));
 }
 
+TEST_F(JwtTest, SignTokenRefusesAWorkloadClaimThatIsNotUtf8) {
+  // The workload claim names the pod a certificate is bound to: replaced bytes (U+FFFD) would
+  // bind another name than the one asked for.
+  TokenClaims claims = Claims();
+  claims.workload = "web-\xc1";
+  absl::StatusOr<std::string> token = SignToken(claims, key_.get(), "k");
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(token.status().message(),
+              HasSubstr("claim \"workload\": byte 0xC1 at offset 4 is not valid UTF-8"));
+}
+
 TEST(TokenAuthorityTest, MintsWhatItVerifies) {
   TokenAuthority authority(*GenerateEcKey());
   absl::Time now = absl::Now();
