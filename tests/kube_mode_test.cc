@@ -143,10 +143,8 @@ class KubeModeTest : public ::testing::Test {
     MarkRunning("web-0", "127.0.0.2");
     MarkRunning("frontend-0", "127.0.0.3");
 
-    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control = ControlPlaneProcess::Start(
-        dir_, FreePort(), {absl::StrCat("--kubeconfig=", kube_->kubeconfig_path())});
-    ASSERT_TRUE(control.ok()) << control.status();
-    control_ = std::move(*control);
+    port_ = FreePort();
+    StartControl();
     ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
       return Remoractl(*control_, {"get", "workload"}).output.find("frontend-0") !=
              std::string::npos;
@@ -162,6 +160,13 @@ class KubeModeTest : public ::testing::Test {
                             "\"127.0.0.1:0\", target: \"127.0.0.2:",
                             app_port, "\"}\n"),
                "");
+  }
+
+  void StartControl() {
+    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control = ControlPlaneProcess::Start(
+        dir_, port_, {absl::StrCat("--kubeconfig=", kube_->kubeconfig_path())});
+    ASSERT_TRUE(control.ok()) << control.status();
+    control_ = std::move(*control);
   }
 
   void MarkRunning(const std::string& pod, const std::string& ip) {
@@ -203,6 +208,7 @@ class KubeModeTest : public ::testing::Test {
   }
 
   std::string dir_;
+  int port_ = 0;
   TestApp app_{TestApp::Mode::kHttp};
   std::unique_ptr<FakeApiServer> kube_;
   std::unique_ptr<ControlPlaneProcess> control_;
@@ -295,7 +301,7 @@ TEST_F(KubeModeTest, TheRootConfigMapAppearsAndFollowsARootRotation) {
       << pem << control_->Log();
   EXPECT_EQ(pem, ReadFileOrEmpty(control_->ca_bundle()));
   CommandResult add = Remoractl(*control_, {"ca", "rotate", "--step=add", "--wait"});
-  ASSERT_EQ(add.exit_code, 0) << add.output;
+  ASSERT_EQ(add.exit_code, 0) << add.output << control_->Log();
   std::string after;
   EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
     after = kube_
@@ -333,6 +339,33 @@ TEST_F(KubeModeTest, TheApiServerGoingDownLeavesTheLastStateServed) {
   CommandResult got = Remoractl(*control_, {"get", "authorizationpolicy"});
   EXPECT_THAT(got.output, HasSubstr("deny-secret"));
   // Back up: the informers resume and a change made meanwhile... arrives.
+  ASSERT_TRUE(kube_->Up().ok());
+  ASSERT_EQ(
+      kube_->Kubectl({"delete", "authorizationpolicy", "deny-secret", "-n", "shop"}).exit_code, 0);
+  EXPECT_TRUE(EventuallyGets("/secret", "HTTP/1.1 200")) << control_->Log();
+}
+
+TEST_F(KubeModeTest, AControlPlaneRestartedWhileTheApiServerIsDownServesItsLastState) {
+  ASSERT_EQ(kube_->KubectlApply(kDenySecret).exit_code, 0);
+  ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 403"));
+  ASSERT_TRUE(kube_->Down().ok());
+  control_.reset();
+  StartControl();
+  // The cluster as last read (kept in --state-dir): proxies reconnect and are in sync with it.
+  std::string status;
+  EXPECT_TRUE(WaitFor(absl::Seconds(60),
+                      [&] {
+                        status = Remoractl(*control_, {"proxy-status"}).output;
+                        return absl::StrContains(status, "shop/web-0") &&
+                               absl::StrContains(status, "shop/frontend-0") &&
+                               !absl::StrContains(status, "STALE") &&
+                               absl::StrContains(status, "SYNCED");
+                      }))
+      << status << control_->Log();
+  EXPECT_THAT(Remoractl(*control_, {"get", "authorizationpolicy"}).output,
+              HasSubstr("deny-secret"));
+  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
+  // The API server comes back: the informers sync and later changes arrive.
   ASSERT_TRUE(kube_->Up().ok());
   ASSERT_EQ(
       kube_->Kubectl({"delete", "authorizationpolicy", "deny-secret", "-n", "shop"}).exit_code, 0);

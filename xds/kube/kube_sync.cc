@@ -1,6 +1,9 @@
 #include "xds/kube/kube_sync.h"
 
+#include <boost/beast/http/verb.hpp>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "kube/events.h"
@@ -18,29 +21,87 @@ KubeSync::KubeSync(std::shared_ptr<kube::ApiClient> client, ConfigStore& store, 
 
 KubeSync::~KubeSync() { Stop(); }
 
-void KubeSync::Start() {
-  auto make = [this](const kube::ResourceType& type) {
-    kube::InformerOptions options;
-    options.type = type;
-    options.on_change =
-        [this, alive = std::weak_ptr<std::atomic<bool>>(alive_)](const kube::ChangeBatch&) {
-          if (auto a = alive.lock(); a && *a) Schedule();
-        };
-    std::shared_ptr<kube::Informer> informer = kube::Informer::Create(client_, std::move(options));
-    return informer;
+std::shared_ptr<kube::Informer> KubeSync::MakeInformer(const kube::ResourceType& type) {
+  kube::InformerOptions options;
+  options.type = type;
+  options.on_change = [this,
+                       alive = std::weak_ptr<std::atomic<bool>>(alive_)](const kube::ChangeBatch&) {
+    if (auto a = alive.lock(); a && *a) Schedule();
   };
-  namespaces_ = make(kube::types::kNamespaces);
-  pods_ = make(kube::types::kPods);
-  services_ = make(kube::types::kServices);
-  slices_ = make(kube::types::kEndpointSlices);
-  policies_ = {make(kube::types::kNetworkPolicies), make(kube::types::kAuthorizationPolicies),
-               make(kube::types::kPeerAuthentications)};
-  for (auto* informer : {&namespaces_, &pods_, &services_, &slices_}) (*informer)->Start();
-  for (auto& informer : policies_) informer->Start();
-  LOG_INFO("kube",
-           "watching namespaces, pods, services, endpointslices, networkpolicies, "
-           "authorizationpolicies and peerauthentications at ",
+  return kube::Informer::Create(client_, std::move(options));
+}
+
+void KubeSync::Start() {
+  namespaces_ = MakeInformer(kube::types::kNamespaces);
+  pods_ = MakeInformer(kube::types::kPods);
+  services_ = MakeInformer(kube::types::kServices);
+  slices_ = MakeInformer(kube::types::kEndpointSlices);
+  std::shared_ptr<kube::Informer> netpol = MakeInformer(kube::types::kNetworkPolicies);
+  {
+    absl::MutexLock lock(&mu_);
+    policies_ = {netpol};
+  }
+  for (auto* informer : {&namespaces_, &pods_, &services_, &slices_, &netpol}) {
+    (*informer)->Start();
+  }
+  asio::co_spawn(client_->executor(), DiscoverIstioTypes(), [](std::exception_ptr e) {
+    if (e) LOG_ERROR("kube", "discovery of the Istio security types threw");
+  });
+  LOG_INFO("kube", "watching namespaces, pods, services, endpointslices and networkpolicies at ",
            client_->config().source);
+}
+
+awaitable<void> KubeSync::DiscoverIstioTypes() {
+  absl::Duration pause = absl::Seconds(1);
+  while (*alive_) {
+    // Named arguments: GCC 12 may destroy a temporary in a co_await expression twice.
+    std::string path = "/apis/security.istio.io/v1", query, content_type;
+    std::optional<std::string> body;
+    absl::StatusOr<nlohmann::json> list =
+        co_await client_->Call(boost::beast::http::verb::get, path, query, body, content_type);
+    if (list.ok() || absl::IsNotFound(list.status())) {
+      std::set<std::string> served;
+      if (list.ok() && list->is_object() && list->contains("resources") &&
+          (*list)["resources"].is_array()) {
+        for (const nlohmann::json& r : (*list)["resources"]) {
+          if (r.is_object() && r.contains("name") && r["name"].is_string()) {
+            served.insert(r["name"].get<std::string>());
+          }
+        }
+      }
+      std::vector<std::string> watched, missing;
+      for (const kube::ResourceType* type :
+           {&kube::types::kAuthorizationPolicies, &kube::types::kPeerAuthentications}) {
+        if (served.count(type->resource) == 0) {
+          missing.push_back(type->Name());
+          continue;
+        }
+        std::shared_ptr<kube::Informer> informer = MakeInformer(*type);
+        {
+          absl::MutexLock lock(&mu_);
+          policies_.push_back(informer);
+        }
+        informer->Start();
+        watched.push_back(type->Name());
+      }
+      if (!watched.empty()) LOG_INFO("kube", "watching ", absl::StrJoin(watched, " and "));
+      if (!missing.empty()) {
+        LOG_WARN("kube", "the cluster does not serve ", absl::StrJoin(missing, " or "),
+                 " (security.istio.io/v1): policies of those kinds are not read; install the "
+                 "CRDs and restart remora-control to use them");
+      }
+      istio_discovered_ = true;
+      Schedule();
+      co_return;
+    }
+    LOG_WARN("kube", "cannot read discovery for security.istio.io/v1: ", list.status().message(),
+             "; retrying in ", absl::FormatDuration(pause));
+    asio::steady_timer timer(client_->executor());
+    timer.expires_after(absl::ToChronoMilliseconds(pause));
+    auto [ec] = co_await timer.async_wait(kUseTuple);
+    if (ec) co_return;
+    pause = std::min(pause * 2, absl::Seconds(30));
+  }
 }
 
 void KubeSync::Stop() {
@@ -48,7 +109,12 @@ void KubeSync::Stop() {
   for (auto* informer : {&namespaces_, &pods_, &services_, &slices_}) {
     if (*informer) (*informer)->Stop();
   }
-  for (auto& informer : policies_) informer->Stop();
+  std::vector<std::shared_ptr<kube::Informer>> policies;
+  {
+    absl::MutexLock lock(&mu_);
+    policies = policies_;
+  }
+  for (auto& informer : policies) informer->Stop();
 }
 
 bool KubeSync::Synced() const {
@@ -78,8 +144,14 @@ void KubeSync::Schedule() {
 }
 
 void KubeSync::Resync() {
+  if (!istio_discovered_) return;
+  std::vector<std::shared_ptr<kube::Informer>> policies;
+  {
+    absl::MutexLock lock(&mu_);
+    policies = policies_;
+  }
   std::vector<std::shared_ptr<kube::Informer>> all = {namespaces_, pods_, services_, slices_};
-  all.insert(all.end(), policies_.begin(), policies_.end());
+  all.insert(all.end(), policies.begin(), policies.end());
   for (const auto& informer : all) {
     if (!informer->HasSynced()) return;
   }
@@ -95,7 +167,7 @@ void KubeSync::Resync() {
   collect(pods_, &objects.pods);
   collect(services_, &objects.services);
   collect(slices_, &objects.endpoint_slices);
-  for (const auto& informer : policies_) collect(informer, &objects.policies);
+  for (const auto& informer : policies) collect(informer, &objects.policies);
   ClusterDocuments mapped = MapCluster(objects, ValidateDocument);
 
   std::set<std::string> reported;

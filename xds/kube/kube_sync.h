@@ -11,6 +11,10 @@
 //
 // The istio CRDs are watched at v1 only: the API server serves every stored object in each
 // version of a CRD, so v1beta1 objects appear there too (watching both would see them twice).
+// They are watched only if discovery (/apis/security.istio.io/v1) serves them: a cluster
+// without the CRDs has NetworkPolicies alone, and says so in the log (install the CRDs and
+// restart to use AuthorizationPolicy and PeerAuthentication). Until discovery has answered,
+// nothing is published: publishing without policies that exist would fail open.
 //
 // Threading: everything runs on the client's executor; Pods(), MeshNamespaces(), Synced() and
 // Stop() work from any thread.
@@ -56,16 +60,20 @@ class KubeSync {
  private:
   void Schedule();
   void Resync();
+  std::shared_ptr<kube::Informer> MakeInformer(const kube::ResourceType& type);
+  // Asks discovery which Istio security types the cluster serves, starts their informers.
+  awaitable<void> DiscoverIstioTypes();
 
   const std::shared_ptr<kube::ApiClient> client_;
   ConfigStore& store_;
   AdsServer& ads_;
   const std::string root_namespace_;
   std::shared_ptr<kube::Informer> namespaces_, pods_, services_, slices_;
-  std::vector<std::shared_ptr<kube::Informer>> policies_;
+  std::vector<std::shared_ptr<kube::Informer>> policies_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> listeners_;
   // On the executor only.
   bool scheduled_ = false;
+  bool istio_discovered_ = false;
   std::set<std::string> reported_;  // "uid/resourceVersion" of refusals already reported
 
   mutable absl::Mutex mu_;

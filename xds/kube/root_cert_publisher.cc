@@ -31,19 +31,25 @@ void RootCertPublisher::Publish(const std::set<std::string>& namespaces) {
 
 awaitable<void> RootCertPublisher::Ensure(std::string ns, std::string pem) {
   auto self = shared_from_this();
+  // Every argument of a co_await is a named object: GCC 12 has mishandled temporaries in
+  // co_await expressions (destroyed twice), and this coroutine showed heap corruption.
+  const kube::ResourceType type = kube::types::kConfigMaps;
+  const std::string name = kRootCertConfigMap;
+  nlohmann::json object = RootCertConfigMap(ns, pem);
   absl::StatusOr<kube::CreateOrGetResult> created =
-      co_await kube::CreateOrGet(client_, kube::types::kConfigMaps, ns, RootCertConfigMap(ns, pem));
+      co_await kube::CreateOrGet(client_, type, ns, std::move(object));
   absl::Status status = created.status();
   if (created.ok() && !created->created) {
+    kube::Mutator mutate = [pem](nlohmann::json& object) -> absl::StatusOr<bool> {
+      const nlohmann::json& data = object["data"];
+      if (data.is_object() && data.contains(kRootCertKey) && data[kRootCertKey] == pem) {
+        return false;
+      }
+      object["data"] = {{kRootCertKey, pem}};
+      return true;
+    };
     absl::StatusOr<nlohmann::json> updated =
-        co_await kube::GetAndUpdate(client_, kube::types::kConfigMaps, ns, kRootCertConfigMap,
-                                    [pem](nlohmann::json& object) -> absl::StatusOr<bool> {
-                                      nlohmann::json& data = object["data"];
-                                      if (data.is_object() && data.value(kRootCertKey, "") == pem)
-                                        return false;
-                                      object["data"] = {{kRootCertKey, pem}};
-                                      return true;
-                                    });
+        co_await kube::GetAndUpdate(client_, type, ns, name, std::move(mutate));
     status = updated.status();
   }
   in_flight_.erase(ns);
