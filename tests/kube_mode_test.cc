@@ -282,6 +282,11 @@ TEST_F(KubeModeTest, RemoractlApplySaysPolicyChangesGoThroughKubectl) {
   EXPECT_NE(applied.exit_code, 0);
   EXPECT_THAT(applied.output, HasSubstr("Kubernetes mode"));
   EXPECT_THAT(applied.output, HasSubstr("kubectl apply -f"));
+  CommandResult token =
+      Remoractl(*control_, {"token", "create", "--namespace=shop", "--service-account=web",
+                            "--workload=web-0", absl::StrCat("--out=", dir_, "/boot.token")});
+  EXPECT_NE(token.exit_code, 0);
+  EXPECT_THAT(token.output, HasSubstr("projected ServiceAccount tokens"));
   // Reading works: the cluster's objects as the store holds them.
   CommandResult got = Remoractl(*control_, {"get", "service"});
   EXPECT_EQ(got.exit_code, 0) << got.output;

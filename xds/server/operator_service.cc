@@ -248,6 +248,14 @@ grpc::Status OperatorService::CreateToken(grpc::ServerContext* context,
                                           const remora::v1::CreateTokenRequest* request,
                                           remora::v1::CreateTokenResponse* response) {
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  if (deps_.kube_mode) {
+    // The CA accepts only reviewed ServiceAccount tokens in this mode: a bootstrap token minted
+    // here would be refused by it.
+    return ToGrpc(absl::FailedPreconditionError(
+        "remora-control runs in Kubernetes mode: proxies authenticate with their pods' projected "
+        "ServiceAccount tokens (audience remora-control, checked by TokenReview); bootstrap "
+        "tokens are for embedded mode"));
+  }
   const absl::Duration ttl =
       absl::Seconds(request->ttl_seconds() == 0 ? 3600 : request->ttl_seconds());
   if (ttl > absl::Hours(24 * 7)) {
