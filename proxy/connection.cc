@@ -7,7 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/log.h"
 #include "net/endpoint.h"
-#include "proxy/net/pump.h"
+#include "proxy/transport/pump.h"
 
 namespace remora::proxy {
 
@@ -68,11 +68,11 @@ namespace {
 
 // One direction of a relay. The first direction to fail closes both streams, so the other one
 // wakes up at once instead of waiting for bytes that will never come; its error is the one kept.
-awaitable<void> PumpOrAbort(net::Stream& from, net::Stream& to, Session& session,
-                            net::BufferPool& pool, Counter& bytes, const char* from_name,
+awaitable<void> PumpOrAbort(transport::Stream& from, transport::Stream& to, Session& session,
+                            transport::BufferPool& pool, Counter& bytes, const char* from_name,
                             const char* to_name, std::string& first_error) {
-  net::PumpResult r =
-      co_await net::Pump(from, to, pool, session.last_activity, bytes, from_name, to_name);
+  transport::PumpResult r =
+      co_await transport::Pump(from, to, pool, session.last_activity, bytes, from_name, to_name);
   if (!r.error.empty() && first_error.empty()) {
     first_error = std::move(r.error);
     session.Abort();
@@ -81,8 +81,8 @@ awaitable<void> PumpOrAbort(net::Stream& from, net::Stream& to, Session& session
 
 }  // namespace
 
-awaitable<std::string> Relay(net::Stream& downstream, net::Stream& upstream, Session& session,
-                             ListenerStats& stats, net::BufferPool& pool) {
+awaitable<std::string> Relay(transport::Stream& downstream, transport::Stream& upstream,
+                             Session& session, ListenerStats& stats, transport::BufferPool& pool) {
   session.Track(&downstream, &upstream);
   std::string error;
   co_await (PumpOrAbort(downstream, upstream, session, pool, stats.bytes_from_downstream,

@@ -10,11 +10,11 @@
 #include "absl/status/statusor.h"
 #include "proxy/config/proxy_config.h"
 #include "proxy/connection_limits.h"
-#include "proxy/net/buffer_pool.h"
-#include "proxy/net/stream.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
+#include "proxy/transport/buffer_pool.h"
+#include "proxy/transport/stream.h"
 
 namespace remora::proxy {
 
@@ -42,7 +42,7 @@ struct FloodLog {
 // A worker's resources, used by the connections it serves, all on the worker's thread.
 struct WorkerResources {
   asio::io_context& io;
-  net::BufferPool& pool;
+  transport::BufferPool& pool;
   SessionList& sessions;
   ProxyStats& proxy_stats;
   uint64_t round_robin = 0;  // endpoint choice for virtual addresses
@@ -63,8 +63,8 @@ awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
 
 // Relays both directions until both have ended; half-close passes through. Returns "" on a clean
 // end, or what failed.
-awaitable<std::string> Relay(net::Stream& downstream, net::Stream& upstream, Session& session,
-                             ListenerStats& stats, net::BufferPool& pool);
+awaitable<std::string> Relay(transport::Stream& downstream, transport::Stream& upstream,
+                             Session& session, ListenerStats& stats, transport::BufferPool& pool);
 
 // Logs a refused connection on one line: listener, who, where, which identity, and why.
 void LogRefusal(const ListenerRuntime& listener, const tcp::endpoint& peer,

@@ -14,7 +14,7 @@
 
 #include "common/stats.h"
 #include "filters/request.h"
-#include "proxy/net/stream.h"
+#include "proxy/transport/stream.h"
 
 namespace remora::proxy {
 
@@ -45,7 +45,7 @@ class Session : public boost::intrusive::list_base_hook<
   }
 
   // The sockets a timeout or drain must close. Either may be null.
-  void Track(net::Stream* a, net::Stream* b) {
+  void Track(transport::Stream* a, transport::Stream* b) {
     a_ = a;
     b_ = b;
   }
@@ -94,8 +94,8 @@ class Session : public boost::intrusive::list_base_hook<
   Phase phase_ = Phase::kSniff;
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::duration idle_timeout_ = Clock::duration::max();
-  net::Stream* a_ = nullptr;
-  net::Stream* b_ = nullptr;
+  transport::Stream* a_ = nullptr;
+  transport::Stream* b_ = nullptr;
   tcp::socket* raw_ = nullptr;
   Counter* timeouts_;
   bool timed_out_ = false;

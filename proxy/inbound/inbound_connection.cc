@@ -6,10 +6,10 @@
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
 #include "proxy/connection_limits.h"
-#include "proxy/http/inbound_http.h"
-#include "proxy/net/original_dst.h"
-#include "proxy/net/sniff.h"
+#include "proxy/http1/inbound_http.h"
 #include "proxy/tls/tls_stream.h"
+#include "proxy/transport/original_dst.h"
+#include "proxy/transport/sniff.h"
 
 namespace remora::proxy::inbound {
 namespace {
@@ -33,11 +33,11 @@ absl::StatusOr<AppAddress> AppEndpoint(tcp::socket& socket, const ListenerRuntim
                                        const ProxyConfig& config,
                                        const std::vector<tcp::endpoint>& own_endpoints) {
   if (listener.config.target.has_value()) return AppAddress{*listener.config.target, std::nullopt};
-  absl::StatusOr<tcp::endpoint> original = net::OriginalDestination(socket);
+  absl::StatusOr<tcp::endpoint> original = transport::OriginalDestination(socket);
   if (!original.ok()) return original.status();
   // A connection that reached the capture port directly (it is excluded from capture) would be
   // forwarded to the proxy itself, again and again: refuse any destination the proxy serves.
-  if (net::IsOneOf(*original, own_endpoints)) {
+  if (transport::IsOneOf(*original, own_endpoints)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "original destination ", net::ToString(*original),
         " is one of the proxy's own listeners; refusing to forward the connection to itself"));
@@ -94,7 +94,8 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
       stats.downstream_cx_refused.Inc();
       if (int64_t count = 0; worker.source_overload_log.Due(&count)) {
         LOG_WARN(absl::StrCat("proxy.", listener.config.name), "refused ", count,
-                 " connection(s) from=", net::Canonical(peer.address()).to_string(), " reason=",
+                 " connection(s) from=", transport::Canonical(peer.address()).to_string(),
+                 " reason=",
                  Quote(absl::StrCat(
                      "max_handshakes_per_source=", HandshakesPerSourceLimit(limits),
                      " reached: that source already has as many connections in protocol "
@@ -108,28 +109,29 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
     session.Enter(Session::Phase::kSniff, ToChrono(limits.handshake_timeout));
     Clock::duration wait = ToChrono(
         port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout : limits.handshake_timeout);
-    net::Sniffed sniffed = co_await net::SniffFirstByte(socket, wait);
+    transport::Sniffed sniffed = co_await transport::SniffFirstByte(socket, wait);
     session.TrackSocket(nullptr);
     // The sweep enforces the same deadline as the sniff timer; whichever fires first, a silent
     // client is a timeout.
     const bool swept = session.timed_out();
-    if (swept) sniffed = net::Sniffed::kSilent;
-    if (sniffed == net::Sniffed::kClosed) co_return;  // a health check or port scan; nothing to say
-    if (port.mode == PeerAuthMode::kStrict && sniffed != net::Sniffed::kTls) {
-      if (sniffed == net::Sniffed::kSilent && !swept) session.MarkTimedOut();
+    if (swept) sniffed = transport::Sniffed::kSilent;
+    if (sniffed == transport::Sniffed::kClosed)
+      co_return;  // a health check or port scan; nothing to say
+    if (port.mode == PeerAuthMode::kStrict && sniffed != transport::Sniffed::kTls) {
+      if (sniffed == transport::Sniffed::kSilent && !swept) session.MarkTimedOut();
       stats.plaintext_refused.Inc();
       LogRefusal(listener, peer, destination, "",
-                 sniffed == net::Sniffed::kSilent
+                 sniffed == transport::Sniffed::kSilent
                      ? "client sent nothing within the handshake timeout; STRICT requires mTLS"
                      : absl::StrCat("plaintext connection refused: ", destination,
                                     " requires mTLS (STRICT)"));
       co_return;
     }
     if (swept) co_return;  // the socket is closed; counted as a timeout
-    use_tls = sniffed == net::Sniffed::kTls;
+    use_tls = sniffed == transport::Sniffed::kTls;
   }
 
-  std::unique_ptr<net::Stream> downstream;
+  std::unique_ptr<transport::Stream> downstream;
   std::string peer_identity;
   if (use_tls) {
     const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
@@ -163,7 +165,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
     downstream = std::move(*tls_stream);
   } else {
     stats.plaintext_cx.Inc();
-    downstream = std::make_unique<net::TcpStream>(std::move(socket));
+    downstream = std::make_unique<transport::TcpStream>(std::move(socket));
   }
 
   handshake_slot.Release();
@@ -202,8 +204,8 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
         Session::Admission{attributes, component, who, &stats.authz_denied, !use_tls,
                            /*connection_only=*/true});
     stats.http_cx.Inc();
-    co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, current, listener,
-                                    worker, session);
+    co_await http1::ServeInboundHttp(*downstream, std::move(attributes), *app, current, listener,
+                                     worker, session);
     co_return;
   }
   if (Verdict v = Authorize(*current, attributes, component); !v.allowed) {
@@ -226,7 +228,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
              " app=", net::ToString(*app), " reason=", Quote(upstream_socket.status().message()));
     co_return;
   }
-  net::TcpStream upstream(std::move(*upstream_socket));
+  transport::TcpStream upstream(std::move(*upstream_socket));
   session.Establish(ToChrono(limits.idle_timeout));
   std::string error = co_await Relay(*downstream, upstream, session, stats, worker.pool);
   if (!error.empty()) {

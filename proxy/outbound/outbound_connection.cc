@@ -7,8 +7,8 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
-#include "proxy/net/original_dst.h"
 #include "proxy/tls/tls_stream.h"
+#include "proxy/transport/original_dst.h"
 
 namespace remora::proxy::outbound {
 
@@ -23,7 +23,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
 
   absl::StatusOr<tcp::endpoint> destination =
       listener.config.target.has_value() ? absl::StatusOr<tcp::endpoint>(*listener.config.target)
-                                         : net::OriginalDestination(socket);
+                                         : transport::OriginalDestination(socket);
   if (!destination.ok()) {
     LogRefusal(listener, peer, "?", "", std::string(destination.status().message()));
     co_return;
@@ -31,7 +31,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
   const std::string dest_text = net::ToString(*destination);
   // Compared in one spelling: a dual-stack socket reports ::ffff:a.b.c.d for what conntrack calls
   // a.b.c.d (the inbound side's loop, issue 16 item 8).
-  if (net::Canonical(*destination) == net::Canonical(listener.bound)) {
+  if (transport::Canonical(*destination) == transport::Canonical(listener.bound)) {
     LogRefusal(listener, peer, dest_text, "", "destination is this listener itself (a loop)");
     co_return;
   }
@@ -78,7 +78,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
                absl::StrCat("service ", service->name, " has no workload to serve it"));
     co_return;
   }
-  net::TcpStream downstream(std::move(socket));
+  transport::TcpStream downstream(std::move(socket));
   const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
   if (service != nullptr &&
       (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now())) {
@@ -103,7 +103,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     co_return;
   }
 
-  std::unique_ptr<net::Stream> upstream;
+  std::unique_ptr<transport::Stream> upstream;
   if (service != nullptr) {
     absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
         tls::TlsStream::Create(std::move(*upstream_socket), contexts, /*server=*/false,
@@ -128,7 +128,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     upstream = std::move(*tls_stream);
   } else {
     stats.plaintext_cx.Inc();
-    upstream = std::make_unique<net::TcpStream>(std::move(*upstream_socket));
+    upstream = std::make_unique<transport::TcpStream>(std::move(*upstream_socket));
   }
 
   session.Establish(ToChrono(limits.idle_timeout));

@@ -7,7 +7,7 @@
 
 #include "net/asio.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 enum class IoStatus {
   kOk,         // `bytes` moved (reads: > 0)
@@ -62,4 +62,4 @@ class TcpStream final : public Stream {
 // Writes all of `data`, waiting for writability as needed.
 awaitable<IoResult> WriteAll(Stream& stream, const char* data, size_t len);
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

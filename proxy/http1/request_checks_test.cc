@@ -1,9 +1,9 @@
-#include "proxy/http/request_checks.h"
+#include "proxy/http1/request_checks.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 using ::testing::HasSubstr;
@@ -122,4 +122,4 @@ TEST(CheckNoTrailerFieldsTest, RefusesTrailerFieldsBeastMergesIntoTheHead) {
 }
 
 }  // namespace
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

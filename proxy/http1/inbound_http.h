@@ -10,11 +10,12 @@
 #include "filters/request.h"
 #include "proxy/connection.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 
-awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttributes connection,
-                                 tcp::endpoint app, std::shared_ptr<const Snapshot> snapshot,
+awaitable<void> ServeInboundHttp(transport::Stream& downstream,
+                                 filters::RequestAttributes connection, tcp::endpoint app,
+                                 std::shared_ptr<const Snapshot> snapshot,
                                  const ListenerRuntime& listener, WorkerResources& worker,
                                  Session& session);
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

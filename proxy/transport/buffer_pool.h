@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 class BufferPool {
  public:
@@ -61,4 +61,4 @@ class BufferPool {
   std::vector<std::unique_ptr<char[]>> free_;
 };
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

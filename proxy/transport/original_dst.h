@@ -7,7 +7,7 @@
 #include "absl/status/statusor.h"
 #include "net/asio.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 // SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) from conntrack, IPv4 addresses as plain
 // IPv4 (never ::ffff:a.b.c.d) and a link-local IPv6 address scoped to the interface the connection
@@ -26,4 +26,4 @@ tcp::endpoint Canonical(const tcp::endpoint& endpoint);
 // destinations that are local to the pod (an inbound original destination is always one).
 bool IsOneOf(const tcp::endpoint& destination, const std::vector<tcp::endpoint>& listeners);
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

@@ -1,13 +1,13 @@
-#include "proxy/http/read_request_head.h"
+#include "proxy/http1/read_request_head.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <optional>
 #include <variant>
 
-#include "proxy/http/request_checks.h"
+#include "proxy/http1/request_checks.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
@@ -65,4 +65,4 @@ awaitable<HeadRead> ReadRequestHead(BeastStream& stream, boost::beast::flat_buff
   }
 }
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

@@ -12,20 +12,20 @@
 #include <chrono>
 #include <vector>
 
-#include "proxy/net/stream.h"
+#include "proxy/transport/stream.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 
 class BeastStream {
  public:
   using executor_type = tcp::socket::executor_type;
 
   // `activity`, when given, is stamped on every completed transfer (the idle timeout watches it).
-  explicit BeastStream(net::Stream& stream,
+  explicit BeastStream(transport::Stream& stream,
                        std::chrono::steady_clock::time_point* activity = nullptr)
       : stream_(stream), activity_(activity) {}
   executor_type get_executor() { return stream_.socket().get_executor(); }
-  net::Stream& stream() { return stream_; }
+  transport::Stream& stream() { return stream_; }
 
   template <typename MutableBufferSequence, typename Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
@@ -73,12 +73,13 @@ class BeastStream {
           const bool initiating = first;
           first = false;
           if (!owned.empty()) buffer = asio::buffer(owned);
-          net::IoResult r =
-              buffer.size() == 0 ? net::IoResult{net::IoStatus::kOk, 0, {}}
+          transport::IoResult r =
+              buffer.size() == 0 ? transport::IoResult{transport::IoStatus::kOk, 0, {}}
               : kRead            ? stream_.Read(static_cast<char*>(buffer.data()), buffer.size())
                       : stream_.Write(static_cast<const char*>(buffer.data()), buffer.size());
-          if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
-            stream_.socket().async_wait(r.status == net::IoStatus::kWantRead
+          if (r.status == transport::IoStatus::kWantRead ||
+              r.status == transport::IoStatus::kWantWrite) {
+            stream_.socket().async_wait(r.status == transport::IoStatus::kWantRead
                                             ? tcp::socket::wait_read
                                             : tcp::socket::wait_write,
                                         std::move(self));
@@ -87,9 +88,9 @@ class BeastStream {
           done = true;
           bytes = r.bytes;
           if (activity_ != nullptr && r.bytes > 0) *activity_ = std::chrono::steady_clock::now();
-          if (r.status == net::IoStatus::kEof) {
+          if (r.status == transport::IoStatus::kEof) {
             result = asio::error::eof;
-          } else if (r.status == net::IoStatus::kError) {
+          } else if (r.status == transport::IoStatus::kError) {
             result = make_error_code(boost::system::errc::io_error);
           }
           if (initiating) {
@@ -101,8 +102,8 @@ class BeastStream {
         token, stream_.socket());
   }
 
-  net::Stream& stream_;
+  transport::Stream& stream_;
   std::chrono::steady_clock::time_point* activity_;
 };
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

@@ -1,11 +1,11 @@
-#include "proxy/net/stream.h"
+#include "proxy/transport/stream.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 awaitable<error_code> Stream::Wait(IoStatus want) {
   auto [ec] = co_await socket_.async_wait(
@@ -70,4 +70,4 @@ awaitable<IoResult> WriteAll(Stream& stream, const char* data, size_t len) {
   co_return IoResult{IoStatus::kOk, done, {}};
 }
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

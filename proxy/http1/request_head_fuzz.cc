@@ -8,15 +8,15 @@
 #include <string>
 
 #include "filters/request_target.h"
-#include "proxy/http/request_checks.h"
-#include "proxy/http/request_sanitize.h"
+#include "proxy/http1/request_checks.h"
+#include "proxy/http1/request_sanitize.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace beast_http = boost::beast::http;
-  namespace http = remora::proxy::http;
+  namespace http1 = remora::proxy::http1;
   constexpr size_t kLimit = 16384;  // as limits.http_max_header_bytes
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<size_t> head_end = http::FindRequestHeadEnd(input, kLimit);
+  absl::StatusOr<size_t> head_end = http1::FindRequestHeadEnd(input, kLimit);
   if (!head_end.ok() || *head_end == 0) return 0;
 
   beast_http::request_parser<beast_http::string_body> parser;
@@ -26,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t used = parser.put(boost::asio::buffer(input.data(), *head_end), ec);
   if (ec || !parser.is_header_done()) return 0;
   beast_http::request_header<>& head = parser.get();
-  if (!http::CheckRequestHead(head).ok()) return 0;
-  http::SanitizeRequestHead(head);
+  if (!http1::CheckRequestHead(head).ok()) return 0;
+  http1::SanitizeRequestHead(head);
   std::string authority;
   if (!remora::filters::NormalizeTarget(
            absl::string_view(head.target().data(), head.target().size()), &authority)
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // The body as the proxy reads it: Beast consumes what it can, the rest must fit the buffer.
-  const size_t fields = http::FieldCount(head);
+  const size_t fields = http1::FieldCount(head);
   parser.eager(true);
   absl::string_view rest = input.substr(used);
   while (!rest.empty() && !parser.is_done()) {
@@ -51,6 +51,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (n == 0) break;  // the input ends inside the message
   }
-  if (parser.is_done()) (void)http::CheckNoTrailerFields(fields, parser.get());
+  if (parser.is_done()) (void)http1::CheckNoTrailerFields(fields, parser.get());
   return 0;
 }

@@ -1,4 +1,4 @@
-#include "proxy/http/inbound_http.h"
+#include "proxy/http1/inbound_http.h"
 
 #include <algorithm>
 #include <boost/asio/write.hpp>
@@ -13,13 +13,13 @@
 #include "filters/request_target.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
-#include "proxy/http/beast_stream.h"
-#include "proxy/http/read_request_head.h"
-#include "proxy/http/request_checks.h"
-#include "proxy/http/request_sanitize.h"
-#include "proxy/net/buffer_pool.h"
+#include "proxy/http1/beast_stream.h"
+#include "proxy/http1/read_request_head.h"
+#include "proxy/http1/request_checks.h"
+#include "proxy/http1/request_sanitize.h"
+#include "proxy/transport/buffer_pool.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 namespace beast = boost::beast;
@@ -57,8 +57,9 @@ void FillHttpAttributes(const Request::header_type& head, const std::string& pat
 
 }  // namespace
 
-awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttributes connection,
-                                 tcp::endpoint app, std::shared_ptr<const Snapshot> snapshot,
+awaitable<void> ServeInboundHttp(transport::Stream& downstream,
+                                 filters::RequestAttributes connection, tcp::endpoint app,
+                                 std::shared_ptr<const Snapshot> snapshot,
                                  const ListenerRuntime& listener, WorkerResources& worker,
                                  Session& session) {
   const Limits& limits = snapshot->config().limits;
@@ -80,7 +81,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
   const size_t header_limit = static_cast<size_t>(limits.http_max_header_bytes);
   const size_t parse_room = std::max(header_limit, static_cast<size_t>(limits.buffer_size));
   beast::flat_buffer down_buffer(parse_room);
-  std::unique_ptr<net::TcpStream> upstream;
+  std::unique_ptr<transport::TcpStream> upstream;
   std::unique_ptr<BeastStream> up;
   beast::flat_buffer up_buffer(parse_room);
   session.Establish(ToChrono(limits.idle_timeout));
@@ -238,7 +239,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
             LocalResponse(503, "Service Unavailable", "upstream connect error\n", false));
         break;
       }
-      upstream = std::make_unique<net::TcpStream>(std::move(*socket));
+      upstream = std::make_unique<transport::TcpStream>(std::move(*socket));
       up = std::make_unique<BeastStream>(*upstream, &session.last_activity);
       session.Track(&downstream, upstream.get());
     }
@@ -275,7 +276,7 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
     beast_http::serializer<false, beast_http::buffer_body> serializer{response};
     // A pooled buffer, held only while this response moves: an array here would live in the
     // coroutine frame, costing every idle keep-alive connection 16 KiB.
-    net::BufferPool::Lease body = worker.pool.Acquire();
+    transport::BufferPool::Lease body = worker.pool.Acquire();
     // Beast reads into a flat_buffer at most its free capacity (512 bytes at the least); once the
     // header is consumed that stays small, and a large body would move 512 bytes per syscall
     // (measured: 4x the CPU per byte of the L4 path). A large body gets read room the size of
@@ -324,12 +325,12 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
       // The connection now speaks another protocol (WebSocket...): hand over buffered bytes, then
       // move raw bytes both ways under the same connection-level authorization.
       if (down_buffer.size() > 0) {
-        co_await net::WriteAll(*upstream, static_cast<const char*>(down_buffer.data().data()),
-                               down_buffer.size());
+        co_await transport::WriteAll(*upstream, static_cast<const char*>(down_buffer.data().data()),
+                                     down_buffer.size());
       }
       if (up_buffer.size() > 0) {
-        co_await net::WriteAll(downstream, static_cast<const char*>(up_buffer.data().data()),
-                               up_buffer.size());
+        co_await transport::WriteAll(downstream, static_cast<const char*>(up_buffer.data().data()),
+                                     up_buffer.size());
       }
       co_await Relay(downstream, *upstream, session, stats, worker.pool);
       co_return;
@@ -339,4 +340,4 @@ awaitable<void> ServeInboundHttp(net::Stream& downstream, filters::RequestAttrib
   session.Track(nullptr, nullptr);
 }
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

@@ -8,10 +8,10 @@
 #include <string>
 
 #include "common/stats.h"
-#include "proxy/net/buffer_pool.h"
-#include "proxy/net/stream.h"
+#include "proxy/transport/buffer_pool.h"
+#include "proxy/transport/stream.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 struct PumpResult {
   uint64_t bytes = 0;
@@ -26,4 +26,4 @@ awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
                            std::chrono::steady_clock::time_point& last_activity,
                            Counter& byte_counter, const char* from_name, const char* to_name);
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

@@ -1,4 +1,4 @@
-#include "proxy/net/original_dst.h"
+#include "proxy/transport/original_dst.h"
 
 #include <linux/netfilter_ipv4.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "net/endpoint.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 namespace {
 
 // From linux/netfilter_ipv6/ip6_tables.h, which does not compile standalone in C++.
@@ -80,10 +80,10 @@ absl::StatusOr<tcp::endpoint> OriginalDestination(tcp::socket& socket) {
   // proxy (issue 16).
   if (original == Canonical(local)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("connection was addressed to the listener itself (", ToString(original),
+        absl::StrCat("connection was addressed to the listener itself (", net::ToString(original),
                      "), not redirected by the capture rules"));
   }
   return original;
 }
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

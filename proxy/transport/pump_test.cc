@@ -1,4 +1,4 @@
-#include "proxy/net/pump.h"
+#include "proxy/transport/pump.h"
 
 #include <sys/socket.h>
 
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 namespace {
 
 // A connected loopback TCP pair on `io`.
@@ -118,4 +118,4 @@ TEST(BufferPoolTest, ReusesUpToTheCap) {
 }
 
 }  // namespace
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

@@ -7,7 +7,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 
 namespace beast_http = boost::beast::http;
 
@@ -24,4 +24,4 @@ bool IsForwardedClientCertName(absl::string_view name);
 // request that upgrades is authorized like any other.
 void SanitizeRequestHead(beast_http::request_header<>& head);
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

@@ -1,4 +1,4 @@
-#include "proxy/http/request_checks.h"
+#include "proxy/http1/request_checks.h"
 
 #include <algorithm>
 #include <iterator>
@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 absl::Status Bad(absl::string_view why) { return absl::InvalidArgumentError(why); }
@@ -92,4 +92,4 @@ absl::Status CheckNoTrailerFields(size_t fields_before_body, const beast_http::f
       "accepts no trailer section");
 }
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

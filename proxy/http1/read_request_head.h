@@ -9,10 +9,10 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
-#include "proxy/http/beast_stream.h"
+#include "proxy/http1/beast_stream.h"
 #include "proxy/session.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 
 struct HeadRead {
   enum class Outcome {
@@ -31,4 +31,4 @@ struct HeadRead {
 awaitable<HeadRead> ReadRequestHead(BeastStream& stream, boost::beast::flat_buffer& buffer,
                                     size_t limit, Clock::duration timeout);
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

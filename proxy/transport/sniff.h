@@ -6,7 +6,7 @@
 
 #include "net/asio.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 enum class Sniffed {
   kTls,        // a TLS handshake record (content type 22)
@@ -26,4 +26,4 @@ inline Sniffed ClassifyFirstByte(unsigned char byte) {
 
 const char* ToString(Sniffed s);
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

@@ -1,12 +1,12 @@
-#include "proxy/net/original_dst.h"
+#include "proxy/transport/original_dst.h"
 
 #include "gtest/gtest.h"
 #include "net/endpoint.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 namespace {
 
-tcp::endpoint Ep(const char* text) { return *ParseEndpoint(text); }
+tcp::endpoint Ep(const char* text) { return *net::ParseEndpoint(text); }
 
 TEST(OriginalDstTest, CanonicalSpellsIpv4MappedAddressesAsIpv4) {
   EXPECT_EQ(Canonical(Ep("[::ffff:10.0.0.5]:15006")), Ep("10.0.0.5:15006"));
@@ -29,4 +29,4 @@ TEST(OriginalDstTest, RecognizesTheProxysOwnListenersWhateverTheSpelling) {
 }
 
 }  // namespace
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

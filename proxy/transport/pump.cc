@@ -1,8 +1,8 @@
-#include "proxy/net/pump.h"
+#include "proxy/transport/pump.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
                            std::chrono::steady_clock::time_point& last_activity,
@@ -53,4 +53,4 @@ awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
   co_return result;
 }
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

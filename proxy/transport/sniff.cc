@@ -1,11 +1,11 @@
-#include "proxy/net/sniff.h"
+#include "proxy/transport/sniff.h"
 
 #include <sys/socket.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cerrno>
 
-namespace remora::net {
+namespace remora::proxy::transport {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
@@ -39,4 +39,4 @@ awaitable<Sniffed> SniffFirstByte(tcp::socket& socket,
   }
 }
 
-}  // namespace remora::net
+}  // namespace remora::proxy::transport

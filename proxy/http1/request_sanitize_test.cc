@@ -1,11 +1,11 @@
-#include "proxy/http/request_sanitize.h"
+#include "proxy/http1/request_sanitize.h"
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 beast_http::request_header<> Parse(const std::string& raw) {
@@ -67,4 +67,4 @@ TEST(RequestSanitizeTest, KeepsWebSocketUpgrades) {
 }
 
 }  // namespace
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

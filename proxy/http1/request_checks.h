@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 
 namespace beast_http = boost::beast::http;
 
@@ -39,4 +39,4 @@ size_t FieldCount(const beast_http::fields& fields);
 // section that another parser could read as a request line.
 absl::Status CheckNoTrailerFields(size_t fields_before_body, const beast_http::fields& fields);
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1

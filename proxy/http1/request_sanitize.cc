@@ -1,4 +1,4 @@
-#include "proxy/http/request_sanitize.h"
+#include "proxy/http1/request_sanitize.h"
 
 #include <algorithm>
 #include <initializer_list>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace remora::proxy::http {
+namespace remora::proxy::http1 {
 namespace {
 
 absl::string_view View(boost::beast::string_view s) { return {s.data(), s.size()}; }
@@ -83,4 +83,4 @@ void SanitizeRequestHead(beast_http::request_header<>& head) {
   StripH2cUpgrade(head);
 }
 
-}  // namespace remora::proxy::http
+}  // namespace remora::proxy::http1
