@@ -37,7 +37,6 @@ class CertBuilder {
   absl::Time not_before_ = absl::Now() - absl::Minutes(1);
   absl::Time not_after_ = absl::Now() + absl::Hours(24);
   bool is_ca_ = false;
-  bool set_basic_constraints_ = true;
   int path_len_ = -1;
   std::string key_usage_ = "critical,digitalSignature,keyEncipherment";
   std::string ext_key_usage_ = "serverAuth,clientAuth";

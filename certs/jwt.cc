@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "certs/openssl_error.h"
 #include "certs/spiffe_id.h"
+#include "common/json_text.h"
 
 namespace remora::certs {
 namespace {
@@ -111,6 +112,21 @@ std::string KeyId(EVP_PKEY* key) {
 
 absl::StatusOr<std::string> SignToken(const TokenClaims& claims, EVP_PKEY* key,
                                       absl::string_view key_id) {
+  // JWS protects JSON text (RFC 7515 section 2; JSON is UTF-8, RFC 8259 section 8.1): a claim that
+  // is not UTF-8 cannot be serialized as written, and replacing its bytes would sign an identity
+  // nobody asked for. Refuse it.
+  for (const auto& [name, value] :
+       {std::pair<const char*, absl::string_view>{"header \"kid\"", key_id},
+        {"claim \"iss\"", claims.issuer},
+        {"claim \"aud\"", claims.audience},
+        {"claim \"ns\"", claims.ns},
+        {"claim \"sa\"", claims.service_account},
+        {"claim \"jti\"", claims.id}}) {
+    if (absl::Status s = CheckUtf8(value, name); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot sign a bootstrap token: ", s.message()));
+    }
+  }
   unsigned char random[12];
   RAND_bytes(random, sizeof(random));
   json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
@@ -126,7 +142,8 @@ absl::StatusOr<std::string> SignToken(const TokenClaims& claims, EVP_PKEY* key,
       {"jti", claims.id.empty() ? absl::BytesToHexString(absl::string_view(
                                       reinterpret_cast<char*>(random), sizeof(random)))
                                 : claims.id}};
-  std::string signed_part = absl::StrCat(Base64Url(header.dump()), ".", Base64Url(payload.dump()));
+  std::string signed_part =
+      absl::StrCat(Base64Url(DumpJson(header)), ".", Base64Url(DumpJson(payload)));
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   size_t der_len = 0;
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
@@ -193,7 +210,8 @@ absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token, const std::vect
     for (const json& a : *aud) audience_ok |= a.is_string() && a == options.audience;
   }
   if (!audience_ok) {
-    return Unauthenticated(absl::StrCat("audience ", aud == payload.end() ? "(none)" : aud->dump(),
+    return Unauthenticated(absl::StrCat("audience ",
+                                        aud == payload.end() ? "(none)" : DumpJson(*aud),
                                         " does not include \"", options.audience, "\""));
   }
   claims.audience = options.audience;

@@ -104,6 +104,24 @@ TEST_F(JwtTest, RefusesMalformedTokens) {
   EXPECT_THAT(Verify(std::string(9000, 'a'), now_).status().message(), HasSubstr("8 KiB"));
 }
 
+TEST_F(JwtTest, SignTokenRefusesClaimsThatAreNotUtf8) {
+  // Found by //certs:jwt_fuzz: nlohmann's dump() threw on the byte 0xC1 in a claim. A claim is
+  // signed as written, so it is refused rather than silently replaced.
+  TokenClaims claims = Claims();
+  claims.ns = "a.b.c.\xc1";
+  absl::StatusOr<std::string> token = SignToken(claims, key_.get(), "k");
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(token.status().message(),
+            "cannot sign a bootstrap token: claim \"ns\": byte 0xC1 at offset 6 is not valid "
+            "UTF-8");
+  claims = Claims();
+  claims.id = "\xe2\x82";  // a truncated three-byte sequence
+  EXPECT_THAT(SignToken(claims, key_.get(), "k").status().message(),
+              HasSubstr("claim \"jti\": byte 0xE2 at offset 0 is not valid UTF-8"));
+  EXPECT_THAT(SignToken(Claims(), key_.get(), "k\xff").status().message(),
+              HasSubstr("header \"kid\": byte 0xFF at offset 1 is not valid UTF-8"));
+}
+
 TEST(TokenAuthorityTest, MintsWhatItVerifies) {
   TokenAuthority authority(*GenerateEcKey());
   absl::Time now = absl::Now();

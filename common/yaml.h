@@ -19,6 +19,11 @@
 
 namespace remora {
 
+// A scalar's text as UTF-8. yaml-cpp decodes the YAML escapes \N (U+0085) and \_ (U+00A0) to the
+// bare bytes 0x85 and 0xA0 instead of their UTF-8 forms; LoadYamlDocuments has checked that the
+// text itself is UTF-8, so those are the only bytes to mend. Read every scalar through this.
+std::string YamlScalar(const YAML::Node& node);
+
 class YamlField {
  public:
   // yaml-cpp's "zombie" nodes (a missing key of a const map) throw on every accessor but

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file.h"
 #include "common/flags.h"
+#include "common/json_text.h"
 #include "filters/authz_cases.h"
 #include "filters/engine.h"
 #include "filters/policy_yaml.h"
@@ -237,7 +238,7 @@ int Check(const Inputs& in) {
       j["action"] = nullptr;
       j["reason"] = kProbeRuleReason;
       j["builtin"] = "kubelet-probes";
-      std::cout << j.dump() << "\n";
+      std::cout << DumpJson(j) << "\n";
     } else {
       std::cout << "ALLOW: built-in rule kubelet-probes\nwhy:\n  " << kProbeRuleReason << "\n";
     }
@@ -246,7 +247,7 @@ int Check(const Inputs& in) {
   filters::Evaluation e = (*engine)->Evaluate(*request);
   const std::vector<std::string> explanation = e.workload->Explain(*request, e.decision);
   if (in.output == "json") {
-    std::cout << DecisionJson(e.decision, explanation, request->direction).dump() << "\n";
+    std::cout << DumpJson(DecisionJson(e.decision, explanation, request->direction)) << "\n";
   } else {
     PrintText(e.decision, explanation);
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_text.h"
 #include "common/yaml.h"
 #include "ctl/config_commands.h"
 #include "ctl/control_client.h"
@@ -57,7 +58,7 @@ nlohmann::json ToJson(const YAML::Node& node, int depth = 0) {
   if (depth > 100) return nullptr;
   if (node.IsMap()) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& kv : node) out[kv.first.Scalar()] = ToJson(kv.second, depth + 1);
+    for (const auto& kv : node) out[YamlScalar(kv.first)] = ToJson(kv.second, depth + 1);
     return out;
   }
   if (node.IsSequence()) {
@@ -66,7 +67,7 @@ nlohmann::json ToJson(const YAML::Node& node, int depth = 0) {
     return out;
   }
   if (node.IsScalar()) {
-    const std::string& s = node.Scalar();
+    const std::string s = YamlScalar(node);
     if (node.Tag() != "!") {
       if (s == "true" || s == "false") return s == "true";
       int64_t i = 0;
@@ -123,9 +124,9 @@ int Run(int argc, const char* const* argv) {
       items.push_back(docs.ok() && !docs->empty() ? ToJson((*docs)[0].root)
                                                   : nlohmann::json(o.yaml()));
     }
-    std::cout << (args.size() == 2 && items.size() == 1 ? items[0]
-                                                        : nlohmann::json{{"items", items}})
-                     .dump(2)
+    std::cout << DumpJson(args.size() == 2 && items.size() == 1 ? items[0]
+                                                                : nlohmann::json{{"items", items}},
+                          2)
               << "\n";
     return kExitOk;
   }

@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace remora::filters {
 namespace {
@@ -33,6 +35,39 @@ const std::optional<IpAddress>& RemoteIp(const RequestAttributes& r) {
 
 absl::Status AtIndex(size_t k, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("[", k, "]: ", message));
+}
+
+// The trust domain of an Istio-form principal: everything before the first '/' (SPIFFE: a trust
+// domain holds no '/').
+absl::string_view TrustDomain(absl::string_view principal) {
+  return principal.substr(0, principal.find('/'));
+}
+
+// Istio's serviceAccountRegex, spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?, over a principal without
+// its scheme, with <ns> and <sa> literal: after "<td>/ns/<ns>/" comes "sa/<sa>", directly or after
+// other segments, then the end or more segments.
+bool MatchesServiceAccount(absl::string_view principal, absl::string_view ns,
+                           absl::string_view sa) {
+  if (principal.find("/ns/") == 0 || PrincipalNamespace(principal) != ns) return false;
+  const absl::string_view rest = principal.substr(principal.find("/ns/") + 4 + ns.size() + 1);
+  const std::string needle = absl::StrCat("sa/", sa);
+  for (size_t q = rest.find(needle); q != absl::string_view::npos; q = rest.find(needle, q + 1)) {
+    if (q != 0 && (q < 2 || rest[q - 1] != '/')) continue;
+    const absl::string_view tail = rest.substr(q + needle.size());
+    if (tail.empty() || (tail.size() > 1 && tail[0] == '/')) return true;
+  }
+  return false;
+}
+
+// "<ns>/<sa>" when the principal is exactly "<td>/ns/<ns>/sa/<sa>", for explanations.
+std::optional<std::string> CanonicalServiceAccount(absl::string_view principal) {
+  const absl::string_view ns = PrincipalNamespace(principal);
+  if (ns.empty()) return std::nullopt;
+  absl::string_view rest = principal.substr(principal.find("/ns/") + 4 + ns.size() + 1);
+  if (!absl::ConsumePrefix(&rest, "sa/") || rest.empty() || absl::StrContains(rest, '/')) {
+    return std::nullopt;
+  }
+  return absl::StrCat(ns, "/", rest);
 }
 
 }  // namespace
@@ -65,6 +100,16 @@ absl::StatusOr<AuthzClause> AuthzClause::Make(Attribute attribute, bool negated,
         return AtIndex(k, absl::StrCat("\"", v, "\" is not a port number (0-65535)"));
       }
       clause.ports_.push_back(static_cast<uint16_t>(port));
+      continue;
+    }
+    if (attribute == Attribute::kServiceAccount) {
+      // Compile resolved and validated these (ResolveServiceAccounts); keep the invariant.
+      std::pair<std::string, std::string> account = absl::StrSplit(v, absl::MaxSplits('/', 1));
+      if (account.first.empty() || account.second.empty() ||
+          absl::StrContains(account.second, '/')) {
+        return AtIndex(k, absl::StrCat("\"", v, "\" is not \"<namespace>/<serviceaccount>\""));
+      }
+      clause.service_accounts_.push_back(std::move(account));
       continue;
     }
     if (attribute == Attribute::kPrincipal && absl::StartsWith(v, "spiffe://")) {
@@ -102,6 +147,13 @@ bool AuthzClause::MatchesValue(const RequestAttributes& r) const {
       return strings_.Matches(NonEmpty(r.source.principal));
     case Attribute::kSourceNamespace:
       return strings_.Matches(NonEmpty(PrincipalNamespace(r.source.principal)));
+    case Attribute::kServiceAccount:
+      for (const auto& [ns, sa] : service_accounts_) {
+        if (MatchesServiceAccount(r.source.principal, ns, sa)) return true;
+      }
+      return false;
+    case Attribute::kTrustDomain:
+      return strings_.Matches(NonEmpty(TrustDomain(r.source.principal)));
     case Attribute::kSourceIp:
       return in_cidrs(r.source.ip);
     case Attribute::kRemoteIp:
@@ -145,6 +197,21 @@ std::string AuthzClause::Seen(const RequestAttributes& r) const {
       }
       return or_text(PrincipalNamespace(r.source.principal),
                      absl::StrCat("(none: principal ", r.source.principal, " names no namespace)"));
+    case Attribute::kServiceAccount: {
+      if (r.source.principal.empty()) {
+        return "(none: the source is not authenticated by mTLS; the service account comes from "
+               "the peer certificate)";
+      }
+      std::optional<std::string> account = CanonicalServiceAccount(r.source.principal);
+      if (!account.has_value()) return r.source.principal;
+      return absl::StrCat(*account, " (", r.source.principal, ")");
+    }
+    case Attribute::kTrustDomain:
+      if (r.source.principal.empty()) {
+        return "(none: the source is not authenticated by mTLS; the trust domain comes from the "
+               "peer certificate)";
+      }
+      return std::string(TrustDomain(r.source.principal));
     case Attribute::kSourceIp:
       return ip_text(r.source.ip);
     case Attribute::kRemoteIp:
@@ -200,6 +267,48 @@ absl::Status AddClause(std::vector<AuthzClause>* out, const FieldSpec& spec,
   }
   out->push_back(*std::move(clause));
   return absl::OkStatus();
+}
+
+// Istio's CheckServiceAccount (pkg/config/security/security.go), on a list as written: at most 16
+// values of at most 320 characters, no wildcard, "<sa>" or "<ns>/<sa>" with neither part empty.
+// Resolves "<sa>" to the policy's namespace, as the Source reference says. Errors start with
+// ": " (the list) or "[k]: " (one value), to follow the field name.
+absl::StatusOr<std::vector<std::string>> ResolveServiceAccounts(
+    const std::vector<std::string>& values, absl::string_view policy_ns) {
+  constexpr size_t kMaxValues = 16, kMaxLength = 320;
+  if (values.size() > kMaxValues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(": ", values.size(), " values is over the limit of ", kMaxValues));
+  }
+  constexpr absl::string_view kFormat =
+      "expected \"<serviceaccount>\" or \"<namespace>/<serviceaccount>\"";
+  std::vector<std::string> out;
+  for (size_t k = 0; k < values.size(); ++k) {
+    const std::string& v = values[k];
+    if (v.empty()) return AtIndex(k, "empty value not allowed");
+    if (absl::StrContains(v, '*')) {
+      return AtIndex(k, absl::StrCat("\"", v,
+                                     "\": wildcards are not allowed; list each service account "
+                                     "by name"));
+    }
+    if (v.size() > kMaxLength) {
+      return AtIndex(k, absl::StrCat(v.size(), " characters is over the limit of ", kMaxLength));
+    }
+    const size_t slashes = std::count(v.begin(), v.end(), '/');
+    if (slashes > 1) return AtIndex(k, absl::StrCat("\"", v, "\": ", kFormat));
+    if (slashes == 0) {
+      out.push_back(absl::StrCat(policy_ns, "/", v));
+      continue;
+    }
+    if (v.front() == '/') {
+      return AtIndex(k, absl::StrCat("\"", v, "\": ", kFormat, ", found an empty namespace"));
+    }
+    if (v.back() == '/') {
+      return AtIndex(k, absl::StrCat("\"", v, "\": ", kFormat, ", found an empty service account"));
+    }
+    out.push_back(v);
+  }
+  return out;
 }
 
 constexpr absl::string_view kSupportedKeys =
@@ -321,6 +430,9 @@ void IdentityKeys(const std::vector<AuthzClause>& clauses, std::vector<std::stri
     } else if (c.attribute() == Attribute::kSourceNamespace && c.strings().ExactOnly() &&
                namespaces->empty()) {
       *namespaces = c.strings().exact_values();
+    } else if (c.attribute() == Attribute::kServiceAccount && namespaces->empty()) {
+      // A service account matches only a principal whose namespace is its own.
+      for (const auto& [ns, sa] : c.service_accounts()) namespaces->push_back(ns);
     }
   }
 }
@@ -386,11 +498,37 @@ absl::StatusOr<CompiledAuthorizationPolicy> CompiledAuthorizationPolicy::Compile
       const AuthzSource& s = rule.from[j];
       const std::string display = absl::StrCat("from[", j, "].source.");
       const std::string path = absl::StrCat(rule_path, display);
+      // Istio's admission: "cannot set serviceAccounts with namespaces or principals", their
+      // not* forms included on both sides.
+      const bool accounts = !s.service_accounts.empty() || !s.not_service_accounts.empty();
+      if (accounts && (!s.principals.empty() || !s.not_principals.empty() ||
+                       !s.namespaces.empty() || !s.not_namespaces.empty())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, s.service_accounts.empty() ? "notServiceAccounts" : "serviceAccounts",
+            ": cannot be set with principals or namespaces (nor notPrincipals or notNamespaces); "
+            "a service account already names its namespace, so match the source with one or the "
+            "other"));
+      }
+      std::vector<std::string> service_accounts[2];
+      for (bool negated : {false, true}) {
+        absl::StatusOr<std::vector<std::string>> resolved = ResolveServiceAccounts(
+            negated ? s.not_service_accounts : s.service_accounts, policy.meta.ns);
+        if (!resolved.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, negated ? "notServiceAccounts" : "serviceAccounts",
+                           resolved.status().message()));
+        }
+        service_accounts[negated] = *std::move(resolved);
+      }
       const FieldSpec fields[] = {
           {Attribute::kPrincipal, false, "principals", &s.principals},
           {Attribute::kPrincipal, true, "notPrincipals", &s.not_principals},
           {Attribute::kSourceNamespace, false, "namespaces", &s.namespaces},
           {Attribute::kSourceNamespace, true, "notNamespaces", &s.not_namespaces},
+          {Attribute::kServiceAccount, false, "serviceAccounts", &service_accounts[0]},
+          {Attribute::kServiceAccount, true, "notServiceAccounts", &service_accounts[1]},
+          {Attribute::kTrustDomain, false, "trustDomains", &s.trust_domains},
+          {Attribute::kTrustDomain, true, "notTrustDomains", &s.not_trust_domains},
           {Attribute::kSourceIp, false, "ipBlocks", &s.ip_blocks},
           {Attribute::kSourceIp, true, "notIpBlocks", &s.not_ip_blocks},
           {Attribute::kRemoteIp, false, "remoteIpBlocks", &s.remote_ip_blocks},
@@ -403,8 +541,8 @@ absl::StatusOr<CompiledAuthorizationPolicy> CompiledAuthorizationPolicy::Compile
       if (entry.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
             rule_path, "from[", j,
-            "].source: must not be empty; set principals, namespaces, ipBlocks, remoteIpBlocks or "
-            "their not* forms"));
+            "].source: must not be empty; set principals, namespaces, serviceAccounts, "
+            "trustDomains, ipBlocks, remoteIpBlocks or their not* forms"));
       }
       out.from.push_back(std::move(entry));
     }

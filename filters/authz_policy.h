@@ -8,6 +8,11 @@
 //  * principals and namespaces come from the peer certificate: a plaintext source has neither;
 //    in `namespaces` every '*' is a wildcard (Istio matches them as the regex ".*/ns/<ns>/.*"),
 //    elsewhere only a leading or trailing '*' is;
+//  * so do serviceAccounts ("<ns>/<sa>", or "<sa>" in the policy's namespace; exact names only,
+//    never with principals or namespaces) and trustDomains (the principal up to its first '/').
+//    A service account matches as Istio's regex spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)? does
+//    (pilot/pkg/security/authz/model/generator.go), with <ns> and <sa> compared literally and the
+//    namespace read where `namespaces` reads it (the first "/ns/");
 //  * HTTP-only fields (hosts, methods, paths, request.headers and their `not` forms) on a TCP
 //    connection: an ALLOW rule using any of them never matches; a DENY or AUDIT rule matches on
 //    its other fields alone ("more likely to deny").
@@ -16,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -33,6 +39,8 @@ class AuthzClause {
   enum class Attribute : uint8_t {
     kPrincipal,
     kSourceNamespace,
+    kServiceAccount,  // values are "<namespace>/<account>", already resolved and validated
+    kTrustDomain,
     kSourceIp,
     kRemoteIp,
     kHost,
@@ -57,6 +65,10 @@ class AuthzClause {
   const std::string& field() const { return field_; }
   const std::string& header_name() const { return header_; }
   const StringMatcher& strings() const { return strings_; }
+  // kServiceAccount: the (namespace, account) pairs.
+  const std::vector<std::pair<std::string, std::string>>& service_accounts() const {
+    return service_accounts_;
+  }
   // "from[0].source.principals expected [a, b*] got c" / "... expected none of [a] got a".
   std::string Describe(const RequestAttributes& request) const;
 
@@ -73,6 +85,7 @@ class AuthzClause {
   StringMatcher strings_;
   std::vector<Cidr> cidrs_;
   std::vector<uint16_t> ports_;  // sorted
+  std::vector<std::pair<std::string, std::string>> service_accounts_;
 };
 
 struct AuthzCompiledRule {

@@ -103,6 +103,49 @@ TEST(CompiledAuthorizationPolicyTest, IndexKeysAreTheIdentitiesEveryFromRequires
   EXPECT_FALSE(c->has_http_only_rules());
 }
 
+TEST(CompiledAuthorizationPolicyTest, ServiceAccountsPinTheirNamespacesForTheIndex) {
+  AuthorizationPolicy p = Policy();
+  AuthzRule accounts;
+  AuthzSource sa;
+  sa.service_accounts = {"web", "batch/job"};  // "web" is shop/web: the policy's namespace
+  accounts.from = {sa};
+  AuthzRule negated;
+  AuthzSource not_sa;
+  not_sa.not_service_accounts = {"shop/web"};
+  negated.from = {not_sa};
+  AuthzRule domains;
+  AuthzSource td;
+  td.trust_domains = {"cluster.local"};
+  domains.from = {td};
+  p.rules = {accounts, negated, domains};
+  absl::StatusOr<CompiledAuthorizationPolicy> c = CompiledAuthorizationPolicy::Compile(p);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->rules()[0].required_principals.empty());
+  EXPECT_THAT(c->rules()[0].required_namespaces, ElementsAre("batch", "shop"));
+  EXPECT_TRUE(c->rules()[1].required_namespaces.empty());  // a negation pins nothing
+  EXPECT_TRUE(c->rules()[2].required_namespaces.empty());  // nor does a trust domain
+  EXPECT_TRUE(c->RuleMatches(0, Req().Principal("cluster.local/ns/shop/sa/web").Build()));
+  EXPECT_TRUE(c->RuleMatches(0, Req().Principal("cluster.local/ns/batch/sa/job").Build()));
+  EXPECT_FALSE(c->RuleMatches(0, Req().Principal("cluster.local/ns/batch/sa/web").Build()));
+}
+
+TEST(AuthzClauseTest, ServiceAccountsFollowIstiosRegexLiterally) {
+  // spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)? with <ns> and <sa> taken literally (Istio before
+  // CVE-2026-39350's fix let a '.' in them match any character).
+  absl::StatusOr<AuthzClause> sa =
+      AuthzClause::Make(Attribute::kServiceAccount, false, "serviceAccounts", {"shop/web.v1"});
+  ASSERT_TRUE(sa.ok()) << sa.status();
+  for (const char* principal : {"td/ns/shop/sa/web.v1", "td/ns/shop/sa/web.v1/extra",
+                                "a.b/c/ns/shop/sa/web.v1", "td/ns/shop/x/y/sa/web.v1"}) {
+    EXPECT_TRUE(sa->Matches(Req().Principal(principal).Build())) << principal;
+  }
+  for (const char* principal :
+       {"td/ns/shop/sa/webxv1", "td/ns/shop/sa/web.v1-2", "td/ns/shop/xsa/web.v1",
+        "td/ns/shopx/sa/web.v1", "td/ns/other/sa/web.v1"}) {
+    EXPECT_FALSE(sa->Matches(Req().Principal(principal).Build())) << principal;
+  }
+}
+
 TEST(CompiledAuthorizationPolicyTest, HttpOnlyFieldsAndHeadersAreListed) {
   AuthorizationPolicy p = Policy(AuthzAction::kDeny);
   AuthzRule rule;

@@ -394,6 +394,89 @@ INSTANTIATE_TEST_SUITE_P(AuthorizationPolicy, DecisionTest,
                          ::testing::ValuesIn(AuthorizationPolicyCases()),
                          [](const auto& info) { return info.param.name; });
 
+// ---- source.serviceAccounts and source.trustDomains ---------------------------------------------
+// istio.io/latest/docs/reference/config/security/authorization-policy, Source:
+//  serviceAccounts: "A list of Kubernetes service accounts derived from the peer certificate. This
+//    field requires mTLS enabled ... This takes the format <namespace>/<serviceaccount>.
+//    <serviceaccount> may also be used to use the same namespace as the AuthorizationPolicy."
+//  trustDomains: "A list of trust domains derived from the peer certificate. Can be exact,
+//    prefix, suffix and presence. This field requires mTLS enabled."
+// Istio matches a service account with the regex spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?
+// (pilot/pkg/security/authz/model/generator.go, serviceAccountRegex).
+
+std::string AllowFrom(const std::string& source_fields, const std::string& ns = "shop") {
+  return Ap(
+      ns, "allow-sa",
+      "  selector:\n    matchLabels: {app: web}\n  rules:\n  - from:\n    - source:\n        " +
+          source_fields);
+}
+std::string DenyFrom(const std::string& source_fields) {
+  return Ap("shop", "deny-sa",
+            "  action: DENY\n  rules:\n  - from:\n    - source:\n        " + source_fields);
+}
+
+std::vector<Case> ServiceAccountAndTrustDomainCases() {
+  const std::string qualified = AllowFrom("serviceAccounts: [shop/frontend]");
+  const std::string bare = AllowFrom("serviceAccounts: [frontend]");
+  return {
+      {"ServiceAccountMatchesThePeerCertificate", qualified, Req().Principal(kFrontend), true,
+       "shop/allow-sa", 0, kAp},
+      {"ServiceAccountOtherAccountIsDenied", qualified, Req().Principal(kBatch), false, "", -1,
+       kAp},
+      {"ServiceAccountSameNameInAnotherNamespaceIsDenied", qualified,
+       Req().Principal("cluster.local/ns/batch/sa/frontend"), false, "", -1, kAp},
+      {"ServiceAccountBareNameMeansThePolicysNamespace", bare, Req().Principal(kFrontend), true,
+       "shop/allow-sa", 0, kAp},
+      {"ServiceAccountBareNameIsNotAnyNamespace", bare,
+       Req().Principal("cluster.local/ns/batch/sa/frontend"), false, "", -1, kAp},
+      {"ServiceAccountRequiresMtls", qualified, Req().SourceNs("shop"), false, "", -1, kAp},
+      {"ServiceAccountMatchesInAnyTrustDomain", qualified,
+       Req().Principal("east.example.com/ns/shop/sa/frontend"), true, "shop/allow-sa", 0, kAp},
+      {"ServiceAccountIsNotAPrefix", qualified,
+       Req().Principal("cluster.local/ns/shop/sa/frontend-v2"), false, "", -1, kAp},
+      {"ServiceAccountDotsAreLiteral", AllowFrom("serviceAccounts: [shop/my.sa]"),
+       Req().Principal("cluster.local/ns/shop/sa/myxsa"), false, "", -1, kAp},
+      {"ServiceAccountAppliesToTcp", qualified, Req().Principal(kFrontend).Tcp(), true,
+       "shop/allow-sa", 0, kAp},
+      {"ServiceAccountOneOfSeveral", AllowFrom("serviceAccounts: [batch/job, shop/frontend]"),
+       Req().Principal(kBatch), true, "shop/allow-sa", 0, kAp},
+      {"ServiceAccountAndedWithIpBlocks",
+       AllowFrom("serviceAccounts: [shop/frontend]\n        ipBlocks: [192.0.2.0/24]"),
+       Req().Principal(kFrontend), false, "", -1, kAp},
+      {"NotServiceAccountsDeniesEveryOtherPeer", DenyFrom("notServiceAccounts: [shop/frontend]"),
+       Req().Principal(kBatch), false, "shop/deny-sa", 0, kAp},
+      {"NotServiceAccountsLetsTheListedPeerThrough", DenyFrom("notServiceAccounts: [frontend]"),
+       Req().Principal(kFrontend), true, "", -1, kAp},
+      {"NotServiceAccountsMatchesPlaintext", DenyFrom("notServiceAccounts: [shop/frontend]"), Req(),
+       false, "shop/deny-sa", 0, kAp},
+      {"TrustDomainExact", AllowFrom("trustDomains: [cluster.local]"), Req().Principal(kFrontend),
+       true, "shop/allow-sa", 0, kAp},
+      {"TrustDomainOtherIsDenied", AllowFrom("trustDomains: [cluster.local]"),
+       Req().Principal("east.example.com/ns/shop/sa/frontend"), false, "", -1, kAp},
+      {"TrustDomainSuffix", AllowFrom("trustDomains: [\"*.example.com\"]"),
+       Req().Principal("east.example.com/ns/shop/sa/frontend"), true, "shop/allow-sa", 0, kAp},
+      {"TrustDomainPrefix", AllowFrom("trustDomains: [\"cluster.*\"]"), Req().Principal(kBatch),
+       true, "shop/allow-sa", 0, kAp},
+      {"TrustDomainIsNotAPrincipalPrefix", AllowFrom("trustDomains: [\"cluster.local/ns/shop*\"]"),
+       Req().Principal(kFrontend), false, "", -1, kAp},
+      {"TrustDomainPresenceRequiresMtls", AllowFrom("trustDomains: [\"*\"]"), Req(), false, "", -1,
+       kAp},
+      {"TrustDomainPresenceMatchesAnyPeer", AllowFrom("trustDomains: [\"*\"]"),
+       Req().Principal(kBatch), true, "shop/allow-sa", 0, kAp},
+      {"NotTrustDomainsDeniesForeignPeers", DenyFrom("notTrustDomains: [cluster.local]"),
+       Req().Principal("east.example.com/ns/shop/sa/frontend"), false, "shop/deny-sa", 0, kAp},
+      {"NotTrustDomainsLetsLocalPeersThrough", DenyFrom("notTrustDomains: [cluster.local]"),
+       Req().Principal(kFrontend), true, "", -1, kAp},
+      {"ServiceAccountAndTrustDomainTogether",
+       AllowFrom("serviceAccounts: [shop/frontend]\n        trustDomains: [cluster.local]"),
+       Req().Principal("east.example.com/ns/shop/sa/frontend"), false, "", -1, kAp},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(ServiceAccountsAndTrustDomains, DecisionTest,
+                         ::testing::ValuesIn(ServiceAccountAndTrustDomainCases()),
+                         [](const auto& info) { return info.param.name; });
+
 const std::string kIsolateWeb = Np("shop", "allow-from-frontend", R"(  podSelector:
     matchLabels: {app: web}
   ingress:
@@ -748,6 +831,38 @@ TEST(EngineTest, ExplainsAnAllowMissPerRuleWithExpectedAndSeen) {
                              "expected [abc] got (header absent)"));
   EXPECT_THAT(lines, Contains("  shop/allow-nothing: ALLOW policy without rules allows nothing "
                               "(allow-nothing)"));
+}
+
+TEST(EngineTest, ExplainsServiceAccountAndTrustDomainMisses) {
+  auto engine = EngineFrom(AllowFrom("serviceAccounts: [frontend, batch/cron]") +
+                           Ap("shop", "allow-td", R"(  rules:
+  - from:
+    - source:
+        trustDomains: ["east.example.com"]
+        notServiceAccounts: ["shop/web"])"));
+  RequestAttributes r = Req().Principal(kBatch).Build();
+  Evaluation e = Evaluate(engine, r);
+  ASSERT_FALSE(e.decision.allowed());
+  std::vector<std::string> lines = e.workload->Explain(r, e.decision);
+  EXPECT_THAT(lines, Contains("  shop/allow-sa rule 0: from[0].source.serviceAccounts expected "
+                              "[shop/frontend, batch/cron] got batch/job "
+                              "(cluster.local/ns/batch/sa/job)"));
+  EXPECT_THAT(lines, Contains("  shop/allow-td rule 0: from[0].source.trustDomains expected "
+                              "[east.example.com] got cluster.local"));
+  r = Req().Build();
+  e = Evaluate(engine, r);
+  const std::string all = absl::StrJoin(e.workload->Explain(r, e.decision), "\n");
+  EXPECT_THAT(all, HasSubstr("from[0].source.serviceAccounts expected [shop/frontend, batch/cron] "
+                             "got (none: the source is not authenticated by mTLS; the service "
+                             "account comes from the peer certificate)"));
+  EXPECT_THAT(all, HasSubstr("from[0].source.trustDomains expected [east.example.com] got (none: "
+                             "the source is not authenticated by mTLS; the trust domain comes "
+                             "from the peer certificate)"));
+  r = Req().Principal("east.example.com/ns/shop/sa/web").Build();
+  e = Evaluate(engine, r);
+  EXPECT_THAT(e.workload->Explain(r, e.decision),
+              Contains("  shop/allow-td rule 0: from[0].source.notServiceAccounts expected none of "
+                       "[shop/web] got shop/web (east.example.com/ns/shop/sa/web)"));
 }
 
 TEST(EngineTest, ExplainsPlaintextAndTcpMisses) {

@@ -44,6 +44,13 @@ struct AuthzSource {
   std::vector<std::string> not_ip_blocks;
   std::vector<std::string> remote_ip_blocks;
   std::vector<std::string> not_remote_ip_blocks;
+  // Kubernetes service accounts of the peer certificate: "<namespace>/<account>", or "<account>"
+  // in the policy's own namespace. Exact names only; not with principals or namespaces.
+  std::vector<std::string> service_accounts;
+  std::vector<std::string> not_service_accounts;
+  // Trust domains of the peer certificate ("cluster.local"; exact, prefix, suffix or presence).
+  std::vector<std::string> trust_domains;
+  std::vector<std::string> not_trust_domains;
 };
 
 // Rule.To.operation.

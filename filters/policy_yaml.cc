@@ -157,21 +157,15 @@ absl::Status ParseAuthorizationPolicy(const YamlField& spec, AuthorizationPolicy
       RETURN_IF_ERROR(from.OnlyKeys({"source"}));
       YamlField s = from["source"];
       if (s.IsMissing()) return s.Error("must be set");
-      RETURN_IF_ERROR(
-          s.OnlyKeys({"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals",
-                      "namespaces", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks",
-                      "notRemoteIpBlocks", "serviceAccounts", "notServiceAccounts"}));
+      RETURN_IF_ERROR(s.OnlyKeys(
+          {"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
+           "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
+           "serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains"}));
       for (const char* jwt : {"requestPrincipals", "notRequestPrincipals"}) {
         RETURN_IF_ERROR(Unsupported(
             s[jwt],
             "needs JWT request authentication (RequestAuthentication), which Remora does "
             "not support; match peers with principals or namespaces"));
-      }
-      for (const char* sa : {"serviceAccounts", "notServiceAccounts"}) {
-        RETURN_IF_ERROR(
-            Unsupported(s[sa],
-                        "is not supported by Remora yet; write the identity as a principal, "
-                        "\"<trust-domain>/ns/<namespace>/sa/<account>\""));
       }
       AuthzSource source;
       ASSIGN_OR_RETURN(source.principals, s["principals"].StringList());
@@ -182,6 +176,10 @@ absl::Status ParseAuthorizationPolicy(const YamlField& spec, AuthorizationPolicy
       ASSIGN_OR_RETURN(source.not_ip_blocks, s["notIpBlocks"].StringList());
       ASSIGN_OR_RETURN(source.remote_ip_blocks, s["remoteIpBlocks"].StringList());
       ASSIGN_OR_RETURN(source.not_remote_ip_blocks, s["notRemoteIpBlocks"].StringList());
+      ASSIGN_OR_RETURN(source.service_accounts, s["serviceAccounts"].StringList());
+      ASSIGN_OR_RETURN(source.not_service_accounts, s["notServiceAccounts"].StringList());
+      ASSIGN_OR_RETURN(source.trust_domains, s["trustDomains"].StringList());
+      ASSIGN_OR_RETURN(source.not_trust_domains, s["notTrustDomains"].StringList());
       rule.from.push_back(std::move(source));
     }
     RETURN_IF_ERROR(NonEmptyListIfPresent(r["to"], "any operation"));
@@ -376,7 +374,7 @@ absl::Status ParseNetworkPolicy(const YamlField& spec, NetworkPolicy* out) {
 // Best-effort "Kind ns/name" for messages about a document that may be broken.
 std::string Describe(const YamlField& doc) {
   auto scalar = [](const YamlField& f) -> std::string {
-    return f.IsScalar() ? f.node().Scalar() : std::string();
+    return f.IsScalar() ? YamlScalar(f.node()) : std::string();
   };
   std::string kind = scalar(doc["kind"]);
   std::string name = scalar(doc["metadata"]["name"]);

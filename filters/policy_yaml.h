@@ -18,10 +18,10 @@ namespace remora::filters {
 // Refused with a message saying why, beyond what Istio and Kubernetes refuse themselves:
 // action CUSTOM (no external authorizer), targetRef/targetRefs (no Gateway or Service
 // attachment), requestPrincipals, notRequestPrincipals and request.auth.* conditions (no JWT
-// authentication), serviceAccounts (write the principal), experimental.envoy.filters.*
-// conditions, principals written with the spiffe:// scheme (they could never match), and the
-// dry-run annotation on PeerAuthentication. Like Istio's admission: a DENY policy without rules,
-// empty `from`/`to` lists, empty sources and operations, conditions without values.
+// authentication), experimental.envoy.filters.* conditions, principals written with the spiffe://
+// scheme (they could never match), and the dry-run annotation on PeerAuthentication. Like Istio's
+// admission: a DENY policy without rules, empty `from`/`to` lists, empty sources and operations,
+// conditions without values, serviceAccounts with a wildcard or set with principals/namespaces.
 //
 // InvalidArgument, one message naming the input, the document and the field:
 //   policies.yaml: document 2 (AuthorizationPolicy shop/allow-web):

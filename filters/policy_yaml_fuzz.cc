@@ -17,15 +17,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.destination.ns = p.meta.ns;
     r.destination.labels = p.selector;
     r.destination.port = 8080;
-    r.source.principal = "cluster.local/ns/a/sa/b";
     r.source.ip = IpAddress::V4(0x0a000005);
-    for (Protocol protocol : {Protocol::kTcp, Protocol::kHttp}) {
-      r.destination.protocol = protocol;
-      r.http.method = "GET";
-      r.http.path = "/api/v1?x=1";
-      r.http.headers["x-token"] = "t";
-      Evaluation e = (*engine)->Evaluate(r);
-      (void)e.workload->Explain(r, e.decision);
+    // A canonical identity, one with extra path segments (serviceAccounts' regex allows them)
+    // and plaintext.
+    for (const char* principal : {"cluster.local/ns/a/sa/b", "east.example/ns/a/x/sa/b/c", ""}) {
+      r.source.principal = principal;
+      for (Protocol protocol : {Protocol::kTcp, Protocol::kHttp}) {
+        r.destination.protocol = protocol;
+        r.http.method = "GET";
+        r.http.path = "/api/v1?x=1";
+        r.http.headers["x-token"] = "t";
+        Evaluation e = (*engine)->Evaluate(r);
+        (void)e.workload->Explain(r, e.decision);
+      }
     }
   }
   for (const NetworkPolicy& p : set->network_policies) {

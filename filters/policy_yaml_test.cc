@@ -231,6 +231,34 @@ spec:
                         "contain at least one letter"));
 }
 
+TEST(PolicyYamlTest, ReadsServiceAccountsAndTrustDomains) {
+  // The Source fields of security.istio.io/v1 that name the peer by Kubernetes service account
+  // and by trust domain (istio.io/latest/docs/reference/config/security/authorization-policy).
+  PolicySet set = Parse(R"(
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-frontend
+  namespace: shop
+spec:
+  rules:
+  - from:
+    - source:
+        serviceAccounts: ["shop/frontend", "checkout"]
+        trustDomains: ["cluster.local", "*.example.com"]
+    - source:
+        notServiceAccounts: ["batch/job"]
+        notTrustDomains: ["legacy.*"]
+)");
+  ASSERT_EQ(set.authorization_policies.size(), 1u);
+  const std::vector<AuthzSource>& from = set.authorization_policies[0].rules[0].from;
+  ASSERT_EQ(from.size(), 2u);
+  EXPECT_THAT(from[0].service_accounts, ::testing::ElementsAre("shop/frontend", "checkout"));
+  EXPECT_THAT(from[0].trust_domains, ::testing::ElementsAre("cluster.local", "*.example.com"));
+  EXPECT_THAT(from[1].not_service_accounts, ::testing::ElementsAre("batch/job"));
+  EXPECT_THAT(from[1].not_trust_domains, ::testing::ElementsAre("legacy.*"));
+}
+
 TEST(PolicyYamlTest, ErrorNamesInputDocumentKindAndField) {
   absl::StatusOr<PolicySet> set = ParsePolicyDocuments(R"(
 apiVersion: security.istio.io/v1
@@ -380,8 +408,44 @@ std::vector<ErrorCase> ErrorCases() {
        "spec.rules[0].from[0].source: unknown field \"principal\""},
       {"RequestPrincipals", Src("requestPrincipals: [\"*\"]"),
        "spec.rules[0].from[0].source.requestPrincipals: needs JWT request authentication"},
-      {"ServiceAccounts", Src("serviceAccounts: [web]"),
-       "spec.rules[0].from[0].source.serviceAccounts: is not supported by Remora yet"},
+      // serviceAccounts: Istio's CheckServiceAccount and the Source reference ("No form of
+      // wildcard (*) is allowed. Cannot be set with principals or namespaces.").
+      {"ServiceAccountsWithPrincipals",
+       Src("serviceAccounts: [shop/web]\n        principals: [\"cluster.local/ns/shop/sa/web\"]"),
+       "spec.rules[0].from[0].source.serviceAccounts: cannot be set with principals or "
+       "namespaces (nor notPrincipals or notNamespaces); a service account already names its "
+       "namespace, so match the source with one or the other"},
+      {"NotServiceAccountsWithNamespaces",
+       Src("notServiceAccounts: [web]\n        namespaces: [a]"),
+       "spec.rules[0].from[0].source.notServiceAccounts: cannot be set with principals or "
+       "namespaces"},
+      {"ServiceAccountWildcard", Src("serviceAccounts: [shop/web, \"shop/*\"]"),
+       "spec.rules[0].from[0].source.serviceAccounts[1]: \"shop/*\": wildcards are not allowed; "
+       "list each service account by name"},
+      {"NotServiceAccountPresence", Src("notServiceAccounts: [\"*\"]"),
+       "spec.rules[0].from[0].source.notServiceAccounts[0]: \"*\": wildcards are not allowed"},
+      {"ServiceAccountTwoSlashes", Src("serviceAccounts: [a/b/c]"),
+       "spec.rules[0].from[0].source.serviceAccounts[0]: \"a/b/c\": expected "
+       "\"<serviceaccount>\" or \"<namespace>/<serviceaccount>\""},
+      {"ServiceAccountEmptyNamespace", Src("serviceAccounts: [/web]"),
+       "spec.rules[0].from[0].source.serviceAccounts[0]: \"/web\": expected \"<serviceaccount>\" "
+       "or \"<namespace>/<serviceaccount>\", found an empty namespace"},
+      {"ServiceAccountEmptyName", Src("serviceAccounts: [shop/]"),
+       "spec.rules[0].from[0].source.serviceAccounts[0]: \"shop/\": expected \"<serviceaccount>\" "
+       "or \"<namespace>/<serviceaccount>\", found an empty service account"},
+      {"ServiceAccountEmpty", Src("serviceAccounts: [\"\"]"),
+       "spec.rules[0].from[0].source.serviceAccounts[0]: empty value not allowed"},
+      {"ServiceAccountTooLong", Src("serviceAccounts: [shop/" + std::string(316, 'a') + "]"),
+       "spec.rules[0].from[0].source.serviceAccounts[0]: 321 characters is over the limit of 320"},
+      {"TooManyServiceAccounts",
+       Src("serviceAccounts: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]"),
+       "spec.rules[0].from[0].source.serviceAccounts: 17 values is over the limit of 16"},
+      {"ServiceAccountsNotAList", Src("serviceAccounts: shop/web"),
+       "spec.rules[0].from[0].source.serviceAccounts: must be a list"},
+      {"TrustDomainEmpty", Src("trustDomains: [cluster.local, \"\"]"),
+       "spec.rules[0].from[0].source.trustDomains[1]: empty value not allowed"},
+      {"NotTrustDomainsNotAList", Src("notTrustDomains: {a: b}"),
+       "spec.rules[0].from[0].source.notTrustDomains: must be a list"},
       {"PrincipalsNotAList", Src("principals: a"),
        "spec.rules[0].from[0].source.principals: must be a list"},
       {"PrincipalWithScheme", Src("principals: [\"spiffe://cluster.local/ns/a/sa/b\"]"),

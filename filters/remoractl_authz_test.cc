@@ -129,6 +129,29 @@ TEST_F(RemoractlAuthzTest, CheckAllowPrintsOneJsonObject) {
   EXPECT_EQ(j["layer"], "AuthorizationPolicy");
 }
 
+TEST_F(RemoractlAuthzTest, PolicyFileThatIsNotUtf8IsBadInputNotAnInternalError) {
+  // A Latin-1 byte in a principal used to reach the JSON explanation, where nlohmann's dump()
+  // threw: "internal error: [json.exception.type_error.316]". YAML is UTF-8; the reader says so.
+  std::string yaml = R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-caf, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/caf?"]
+)";
+  yaml[yaml.find('?')] = '\xe9';  // "café" in Latin-1
+  const std::string policies = Write("latin1.yaml", yaml);
+  const std::string request = Write("req.json", Request("cluster.local/ns/shop/sa/web", "GET"));
+  Result r = Run({"authz", "check", "-f", policies, "--request", request, "-o", "json"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr(policies + ": line 8, column 51: byte 0xE9 is not valid UTF-8; YAML is "
+                                   "UTF-8 text, so save the file as UTF-8"));
+  EXPECT_THAT(r.output, Not(HasSubstr("internal error")));
+}
+
 TEST_F(RemoractlAuthzTest, RewrittenProbesAreANamedBuiltInRule) {
   // A plaintext kubelet probe on the sidecar's health port: allowed by name, not by a policy.
   const std::string request = Write("probe.json", R"({
@@ -178,6 +201,72 @@ TEST_F(RemoractlAuthzTest, CheckDefaultDenyExplainsTheAllowMiss) {
               HasSubstr("shop/allow-frontend rule 0: from[0].source.principals expected "
                         "[cluster.local/ns/shop/sa/frontend] got cluster.local/ns/shop/sa/batch; "
                         "to[0].operation.methods expected [GET] got POST"));
+}
+
+TEST_F(RemoractlAuthzTest, CheckUnderstandsServiceAccountsAndTrustDomains) {
+  const std::string policies = Write("sa.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-frontend-sa
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: web
+  rules:
+  - from:
+    - source:
+        serviceAccounts: ["frontend"]
+        trustDomains: ["cluster.local"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-other-namespaces
+  namespace: shop
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source:
+        notServiceAccounts: ["shop/frontend", "shop/batch"]
+)");
+  Result allow =
+      Run({"authz", "check", "-f", policies, "--request",
+           Write("a.json", Request("cluster.local/ns/shop/sa/frontend", "GET")), "-o", "json"});
+  EXPECT_EQ(allow.status, 0) << allow.output;
+  EXPECT_EQ(Json(allow.output)["policy"], "shop/allow-frontend-sa");
+
+  Result deny = Run({"authz", "check", "-f", policies, "--request",
+                     Write("d.json", Request("cluster.local/ns/ops/sa/frontend", "GET"))});
+  EXPECT_EQ(deny.status, 3) << deny.output;
+  EXPECT_THAT(deny.output,
+              HasSubstr("DENY: denied by AuthorizationPolicy shop/deny-other-namespaces "
+                        "rule 0"));
+
+  Result miss = Run({"authz", "check", "-f", policies, "--request",
+                     Write("m.json", Request("cluster.local/ns/shop/sa/batch", "GET"))});
+  EXPECT_EQ(miss.status, 3) << miss.output;
+  EXPECT_THAT(miss.output,
+              HasSubstr("shop/allow-frontend-sa rule 0: from[0].source.serviceAccounts expected "
+                        "[shop/frontend] got shop/batch (cluster.local/ns/shop/sa/batch)"));
+
+  const std::string bad = Write("bad.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source:
+        serviceAccounts: ["shop/*"]
+)");
+  Result refused = Run({"authz", "check", "-f", bad, "--request",
+                        Write("r.json", Request("cluster.local/ns/shop/sa/batch", "GET"))});
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_THAT(refused.output,
+              HasSubstr(bad + ": document 1 (AuthorizationPolicy shop/p): "
+                              "spec.rules[0].from[0].source.serviceAccounts[0]: \"shop/*\": "
+                              "wildcards are not allowed; list each service account by name"));
 }
 
 TEST_F(RemoractlAuthzTest, CheckRequiresEveryLayer) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "certs/spiffe_id.h"
 #include "common/json_nesting.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 
 namespace remora::filters {
@@ -27,10 +28,8 @@ absl::Status Error(const std::string& path, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(path.empty() ? "(request)" : path, ": ", why));
 }
 
-std::string Dump(const json& v) {
-  // Values converted from YAML may hold invalid UTF-8: replace rather than throw.
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+// Error messages quote values; DumpJson cannot throw, whatever the value holds.
+std::string Dump(const json& v) { return DumpJson(v); }
 
 std::string Kind(const json& v) {
   switch (v.type()) {
@@ -252,6 +251,8 @@ absl::StatusOr<RequestAttributes> ParseRequestJson(absl::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("request: JSON nested deeper than ", kMaxDepth, " levels"));
   }
+  // JSON is UTF-8 (RFC 8259 section 8.1); say where it is not rather than quote the bytes back.
+  RETURN_IF_ERROR(CheckUtf8(text, "request: not UTF-8 JSON"));
   // nlohmann reports malformed input by throwing; this is the one place that catches it.
   json value;
   try {

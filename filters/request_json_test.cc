@@ -144,6 +144,11 @@ std::vector<ErrorCase> ErrorCases() {
       {"TooDeep", std::string(40, '[') + std::string(40, ']'),
        "request: JSON nested deeper than 32 levels"},
       {"TooLarge", "\"" + std::string(1 << 20, 'a') + "\"", "bytes is over the limit of 1048576"},
+      {"NotUtf8",
+       R"({"destination": {"namespace": "caf)"
+       "\xe9"
+       R"("}})",
+       "request: not UTF-8 JSON: byte 0xE9 at offset 34 is not valid UTF-8"},
   };
 }
 
@@ -203,6 +208,8 @@ TEST(AuthzCasesTest, RefusesBadCasesWithPaths) {
             "a, request: {destination: {namespace: b}}, decision: DENY}",
             "cases[1].name: \"a\" names two cases"},
            {"a: 1\n---\nb: 2", "expected one YAML document"},
+           {"cases:\n- name: caf\xe9",
+            "cases.yaml: line 2, column 12: byte 0xE9 is not valid UTF-8"},
        }) {
     absl::StatusOr<std::vector<AuthzTestCase>> cases = ParseAuthzTestCases(c.yaml, "cases.yaml");
     EXPECT_EQ(cases.status().code(), absl::StatusCode::kInvalidArgument) << c.yaml;

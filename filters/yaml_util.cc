@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/yaml.h"
 
 namespace remora::filters {
 namespace {
@@ -42,7 +43,7 @@ absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, const std::str
   using json = nlohmann::json;
   if (!node.IsDefined() || node.IsNull()) return json();
   if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
+    const std::string text = YamlScalar(node);
     if (node.Tag() == "!") return json(text);  // quoted: always a string
     if (text == "~" || text == "null" || text == "Null" || text == "NULL") return json();
     if (text == "true" || text == "True" || text == "TRUE") return json(true);
@@ -70,7 +71,7 @@ absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, const std::str
     if (!kv.first.IsScalar()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": map keys must be plain strings"));
     }
-    const std::string key = kv.first.Scalar();
+    const std::string key = YamlScalar(kv.first);
     ASSIGN_OR_RETURN(json value,
                      YamlToJson(kv.second, path.empty() ? key : absl::StrCat(path, ".", key)));
     out[key] = std::move(value);

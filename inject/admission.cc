@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_nesting.h"
+#include "common/json_text.h"
 #include "inject/injector.h"
 #include "inject/pod_json.h"
 
@@ -15,9 +16,7 @@ namespace {
 constexpr char kApiVersion[] = "admission.k8s.io/v1";
 constexpr int kMaxNesting = 100;
 
-std::string Dump(const OrderedJson& value) {
-  return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
-}
+std::string Dump(const OrderedJson& value) { return DumpJson(value); }
 
 AdmissionReply HttpError(int status, std::string message) {
   AdmissionReply reply;
@@ -171,6 +170,11 @@ AdmissionReply ReviewAdmission(absl::string_view body, const InjectorSettings& s
     return HttpError(400, absl::StrCat("request body is not JSON this webhook accepts: nested "
                                        "deeper than ",
                                        kMaxNesting, " levels"));
+  }
+  // JSON between systems is UTF-8 (RFC 8259 section 8.1). nlohmann refuses other bytes too, but
+  // its message quotes them back, and this reply says charset=utf-8.
+  if (absl::Status s = CheckUtf8(body, "request body is not UTF-8 JSON"); !s.ok()) {
+    return HttpError(400, std::string(s.message()));
   }
   Json review;
   try {

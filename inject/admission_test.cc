@@ -570,6 +570,8 @@ TEST(AdmissionTest, MalformedBodiesGetHttp400WithTheReason) {
       {empty_uid.dump(), 400, "request.uid is missing or empty"},
       {numeric_uid.dump(), 400, "request.uid is missing or empty"},
       {deep, 400, "nested deeper than 100 levels"},
+      {"{\"kind\": \"Admission\xd0Review\"}", 400,
+       "request body is not UTF-8 JSON: byte 0xD0 at offset 19 is not valid UTF-8"},
   };
   for (const Case& c : cases) {
     AdmissionReply reply = ReviewAdmission(c.body, InjectorSettings{});

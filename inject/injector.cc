@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "inject/annotations.h"
 #include "inject/probes.h"
@@ -246,8 +247,8 @@ absl::StatusOr<InjectionResult> ComputeInjection(const Json& pod, bool namespace
       options.native_sidecar ? OrderedJson::array() : OrderedJson::array({kProxyContainerName});
   status["volumes"] = {kTokenVolume, kCaVolume};
   OrderedJson added = OrderedJson::object();
-  added[kStatusAnnotation] = status.dump();
-  if (!probes.original.empty()) added[kRewrittenProbesAnnotation] = probes.original.dump();
+  added[kStatusAnnotation] = DumpJson(status);
+  if (!probes.original.empty()) added[kRewrittenProbesAnnotation] = DumpJson(probes.original);
   if (annotations.count(kDefaultContainerAnnotation) == 0) {
     added[kDefaultContainerAnnotation] = shape.first_container;
   }

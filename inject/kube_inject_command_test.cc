@@ -138,6 +138,18 @@ TEST(KubeInjectCommandTest, SettingsFileAndNamespaceFlag) {
   EXPECT_THAT(off.err, HasSubstr("is not labelled remora-injection=enabled"));
 }
 
+TEST(KubeInjectCommandTest, ManifestThatIsNotUtf8IsBadInputNotAnInternalError) {
+  const std::string bad = TestDir("remoractl") + "/latin1.yaml";
+  WriteFileOrDie(bad,
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                 "  - name: a\n    image: a\n    livenessProbe: {tcpSocket: {port: 8\31780}}\n");
+  CommandRun run = Remoractl("kube-inject -f " + bad);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_THAT(run.err, HasSubstr(bad + ": line 8, column 40: byte 0xCF is not valid UTF-8"));
+  EXPECT_THAT(run.err, ::testing::Not(HasSubstr("internal error")));
+}
+
 TEST(KubeInjectCommandTest, BadInputAndUsageExitWithClearErrors) {
   const std::string bad = TestDir("remoractl") + "/bad.yaml";
   WriteFileOrDie(bad,

@@ -250,6 +250,48 @@ TEST(KubeInjectTest, ErrorsNameTheDocument) {
   }
 }
 
+TEST(KubeInjectTest, RefusesAManifestThatIsNotUtf8WithItsPosition) {
+  // Found by //inject:kube_inject_fuzz: a probe port "8\xcf80" reached nlohmann's dump() in the
+  // probe rewriter's error message, which throws on invalid UTF-8 ("internal error:
+  // [json.exception.type_error.316]"). YAML is UTF-8 text; the reader refuses it up front.
+  const std::string yaml =
+      "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n"
+      "    readinessProbe: {httpGet: {port: \"8\31780\"}}\n";
+  absl::StatusOr<KubeInjectOutput> out =
+      InjectManifests(yaml, "test.yaml", InjectorSettings{}, KubeInjectOptions{});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.status().message(),
+            "test.yaml: line 6, column 40: byte 0xCF is not valid UTF-8; YAML is UTF-8 text, "
+            "so save the file as UTF-8");
+}
+
+TEST(KubeInjectTest, InjectingTwiceIsStableWithNelAndNbspEscapes) {
+  // Found by //inject:kube_inject_fuzz (idempotence): an annotation "line1\N..." came back from
+  // yaml-cpp as the byte 0x85, was written out raw, and the second run refused its own output.
+  const std::string yaml =
+      "kind: Pod\nmetadata:\n  name: web\n  annotations: {c: \"line1\\Nline2\", d: \"a\\_b\"}\n"
+      "spec:\n  containers:\n  - name: app\n    image: app\n";
+  KubeInjectOutput first = MustInject(yaml);
+  KubeInjectOutput second = MustInject(first.yaml);
+  EXPECT_EQ(second.yaml, first.yaml);
+  std::vector<OrderedJson> docs = Documents(first.yaml);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["metadata"]["annotations"]["c"], "line1\u0085line2");
+  EXPECT_EQ(docs[0]["metadata"]["annotations"]["d"], "a\u00a0b");
+}
+
+TEST(KubeInjectTest, RefusesControlCharactersThatYamlDoesNotAllow) {
+  // Found by //inject:kube_inject_fuzz (idempotence): a document starting with a NUL byte was
+  // read by yaml-cpp as UTF-16 once kube-inject had printed it on its own, so a second run read
+  // another document. YAML holds printable characters only (YAML 1.2 section 5.1).
+  const std::string yaml("# c\n---\n\0# A shapiVersopi", 25);
+  absl::StatusOr<KubeInjectOutput> out =
+      InjectManifests(yaml, "test.yaml", InjectorSettings{}, KubeInjectOptions{});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("test.yaml: line 3, column 1: character U+0000 is not allowed in YAML"));
+}
+
 TEST(KubeInjectTest, EmptyInputGivesEmptyOutput) {
   KubeInjectOutput out = MustInject("---\n# nothing\n---\n");
   EXPECT_EQ(out.yaml, "");

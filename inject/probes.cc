@@ -1,6 +1,7 @@
 #include "inject/probes.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 
 namespace remora::inject {
@@ -111,7 +112,8 @@ absl::StatusOr<ProbeRewrite> RewriteProbes(const Json& containers,
       ASSIGN_OR_RETURN(int port, ResolvePort(handler, container, handler_path));
       if (port == 0) {
         result.warnings.push_back(absl::StrCat(
-            "container \"", name, "\" ", kind.field, " port ", handler.value("port", Json()).dump(),
+            "container \"", name, "\" ", kind.field, " port ",
+            DumpJson(handler.value("port", Json())),
             " is not a port number or a named port of the container; the probe is not rewritten"));
         continue;
       }

@@ -3,13 +3,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
+#include "common/yaml.h"
 
 namespace remora::inject {
 namespace {
@@ -153,7 +156,7 @@ class YamlConverter {
             return absl::InvalidArgumentError(
                 absl::StrCat(Where(path), ": map keys must be strings (JSON has no other keys)"));
           }
-          const std::string& key = kv.first.Scalar();
+          const std::string key = YamlScalar(kv.first);
           const std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
           if (key == "<<" && kv.first.Tag() == "?") {
             return absl::InvalidArgumentError(absl::StrCat(
@@ -179,7 +182,7 @@ class YamlConverter {
 
   absl::StatusOr<OrderedJson> Scalar(const YAML::Node& node, const std::string& path,
                                      bool string_value) {
-    const std::string& text = node.Scalar();
+    const std::string text = YamlScalar(node);
     const std::string& tag = node.Tag();
     // "!" is yaml-cpp's tag for quoted and block scalars; "?" for plain ones.
     if (string_value || tag == "!" || tag == "tag:yaml.org,2002:str") return OrderedJson(text);
@@ -248,10 +251,34 @@ bool CanBePlain(absl::string_view s) {
   return true;
 }
 
+// The characters beyond ASCII that YAML 1.1 (kubectl's go-yaml) reads as line breaks, NEL, LS and
+// PS (YAML 1.1 section 4.1.4), with their YAML escapes. Written raw they would be folded inside
+// quotes and end a line in a block scalar.
+constexpr std::pair<absl::string_view, absl::string_view> kUnicodeBreaks[] = {
+    {"\xc2\x85", "\\N"}, {"\xe2\x80\xa8", "\\L"}, {"\xe2\x80\xa9", "\\P"}};
+
+bool HasUnicodeBreak(absl::string_view s) {
+  for (const auto& pair : kUnicodeBreaks) {
+    if (absl::StrContains(s, pair.first)) return true;
+  }
+  return false;
+}
+
 std::string DoubleQuoted(absl::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     const unsigned char u = static_cast<unsigned char>(c);
+    bool escaped = false;
+    for (const auto& [raw, escape] : kUnicodeBreaks) {
+      if (s.substr(i, raw.size()) == raw) {
+        absl::StrAppend(&out, escape);
+        i += raw.size() - 1;
+        escaped = true;
+        break;
+      }
+    }
+    if (escaped) continue;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -284,10 +311,10 @@ std::string DoubleQuoted(absl::string_view s) {
 }
 
 // A multi-line string that a literal block scalar reproduces exactly: no carriage returns,
-// control characters or trailing blanks, and a first line that does not start with a blank
-// (the block's indentation is detected from it).
+// control characters, Unicode line breaks or trailing blanks, and a first line that does not start
+// with a blank (the block's indentation is detected from it).
 bool CanBeLiteral(absl::string_view s) {
-  if (!absl::StrContains(s, '\n')) return false;
+  if (!absl::StrContains(s, '\n') || HasUnicodeBreak(s)) return false;
   if (s[0] == ' ' || s[0] == '\t' || s[0] == '\n') return false;
   for (char c : s) {
     const unsigned char u = static_cast<unsigned char>(c);
@@ -341,7 +368,7 @@ class YamlWriter {
         out_ += " null\n";
         return;
       default:  // numbers and booleans print as JSON does
-        absl::StrAppend(&out_, " ", v.dump(), "\n");
+        absl::StrAppend(&out_, " ", DumpJson(v), "\n");
     }
   }
 

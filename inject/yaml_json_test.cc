@@ -239,6 +239,10 @@ TEST(YamlJsonTest, EveryStringReadsBackUnchanged) {
       "0.0.0.0:15021",
       "remora-control.remora-system.svc:15012",
       "key: |\n  nested\n",
+      "nel\u0085x",
+      "nbsp\u00a0x",
+      "ls\u2028x ps\u2029x",
+      "multi\nline\u0085\n",
   };
   OrderedJson doc = OrderedJson::object();
   OrderedJson list = OrderedJson::array();
@@ -253,6 +257,27 @@ TEST(YamlJsonTest, EveryStringReadsBackUnchanged) {
   absl::StatusOr<OrderedJson> back = Convert(yaml);
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
   EXPECT_EQ(*back, doc) << yaml;
+}
+
+TEST(YamlJsonTest, YamlEscapesForNelAndNbspReadAsUtf8) {
+  // YAML 1.2 section 5.7: \N is U+0085 and \_ is U+00A0. yaml-cpp decodes them to the single
+  // bytes 0x85 and 0xA0, which are not UTF-8 (found by //inject:kube_inject_fuzz: the second
+  // kube-inject of its own output refused it).
+  OrderedJson j =
+      MustConvert("metadata:\n  annotations: {a: \"line1\\Nline2\", b: \"x\\_y\"}\n\"k\\N\": 1\n");
+  EXPECT_EQ(j["metadata"]["annotations"]["a"], "line1\u0085line2");
+  EXPECT_EQ(j["metadata"]["annotations"]["b"], "x\u00a0y");
+  EXPECT_TRUE(j.contains("k\u0085"));
+}
+
+TEST(YamlJsonTest, WritesYamlLineBreakCharactersAsEscapes) {
+  // YAML 1.1 (kubectl's go-yaml) reads NEL, LS and PS as line breaks and folds them inside
+  // quotes; written as escapes they read back as themselves everywhere.
+  OrderedJson doc = {{"a", "x\u0085y\u2028z\u2029"}, {"b", "two\nlines\u2028\n"}};
+  const std::string yaml = JsonToYaml(doc);
+  EXPECT_THAT(yaml, HasSubstr("a: \"x\\Ny\\Lz\\P\"\n"));
+  EXPECT_THAT(yaml, HasSubstr("b: \"two\\nlines\\L\\n\"\n"));
+  EXPECT_EQ(MustConvert(yaml), doc) << yaml;
 }
 
 TEST(YamlJsonTest, ProxyConfigStyleStringsUseLiteralBlocks) {

@@ -453,7 +453,7 @@ class Demo {
     const std::string web_ns = mesh_->pod("web")->netns().name();
     n_.Heading("Where to look");
     n_.Say(keep_ ? "The mesh stays up. Paste the first line into a shell, then:"
-                 : "All of this is removed when the demo ends; `sudo tools/demo --keep` leaves "
+                 : "All of this is removed when the demo ends; `tools/demo --keep` leaves "
                    "it up for these:");
     // A shell snippet: what each command shows, then the command.
     const std::vector<std::pair<std::string, std::string>> rows = {
@@ -512,7 +512,7 @@ int Main(int argc, char** argv) {
   }
   if (::geteuid() != 0) {
     std::cerr << "mesh-demo: run it as root: it creates network namespaces, a bridge and capture "
-                 "rules (sudo tools/demo)\n";
+                 "rules (tools/demo, as root)\n";
     return kExitUsage;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -546,7 +546,7 @@ int Main(int argc, char** argv) {
                                                                         absl::Milliseconds(100)))));
     n.Say(
         "Stopping the proxies, the apps and the control plane, and removing the namespaces, the "
-        "bridge and $RUN.\nRun `sudo tools/demo --keep` to leave the mesh running and explore it.");
+        "bridge and $RUN.\nRun `tools/demo --keep` to leave the mesh running and explore it.");
   }
   if (keep || code != 0) n.Say("\nStopping everything and removing what the demo created.");
   // `demo` goes out of scope here, and with it the mesh: processes, namespaces, bridge, files.

@@ -116,6 +116,10 @@ class ApiFront:
         except OSError:
             pass
 
+    def was_reset(self, sock):
+        with self.lock:
+            return self.conns.get(sock, True)
+
     def reset_all(self):
         with self.lock:
             socks = list(self.conns)
@@ -170,6 +174,12 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         f = self.front
+        # A connection reset by `down` may still deliver a request the client sent right after:
+        # Linux hands queued bytes to a reader even after shutdown(SHUT_RD), and a busy machine
+        # may run this thread only then. A server that is down answers nothing.
+        if not f.is_up or f.was_reset(self.connection):
+            self.close_connection = True
+            return
         url = urllib.parse.urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
