@@ -133,11 +133,12 @@ transport::IoResult TlsStream::Result(int rc, const char* op) {
       if (detail.empty()) {
         detail = saved != 0 ? std::strerror(saved) : "connection closed without TLS close_notify";
       }
-      return {transport::IoStatus::kError, 0, absl::StrCat("TLS ", op, ": ", detail)};
+      return {transport::IoStatus::kError, 0,
+              transport::StreamError(absl::StrCat("TLS ", op, ": ", detail))};
     }
     default:
       return {transport::IoStatus::kError, 0,
-              absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors())};
+              transport::StreamError(absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors()))};
   }
 }
 

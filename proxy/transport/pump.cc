@@ -3,6 +3,14 @@
 #include "absl/strings/str_cat.h"
 
 namespace remora::proxy::transport {
+namespace {
+
+// `error` with the step that failed in front of its message, its code kept.
+absl::Status Prefixed(const absl::Status& error, absl::string_view step) {
+  return absl::Status(error.code(), absl::StrCat(step, ": ", error.message()));
+}
+
+}  // namespace
 
 awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
                            std::chrono::steady_clock::time_point& last_activity,
@@ -16,20 +24,20 @@ awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
       // Idle: hand the buffer back so waiting connections hold no buffer memory.
       buffer.Release();
       if (error_code ec = co_await from.Wait(r.status)) {
-        result.error = absl::StrCat("read from ", from_name, ": ", ec.message());
+        result.status = StreamError(absl::StrCat("read from ", from_name, ": ", ec.message()));
         co_return result;
       }
       continue;
     }
     if (r.status == IoStatus::kEof) break;
     if (r.status == IoStatus::kError) {
-      result.error = absl::StrCat("read from ", from_name, ": ", r.error);
+      result.status = Prefixed(r.error, absl::StrCat("read from ", from_name));
       co_return result;
     }
     last_activity = std::chrono::steady_clock::now();
     IoResult w = co_await WriteAll(to, buffer.data(), r.bytes);
     if (w.status != IoStatus::kOk) {
-      result.error = absl::StrCat("write to ", to_name, ": ", w.error);
+      result.status = Prefixed(w.error, absl::StrCat("write to ", to_name));
       co_return result;
     }
     result.bytes += r.bytes;
@@ -40,13 +48,13 @@ awaitable<PumpResult> Pump(Stream& from, Stream& to, BufferPool& pool,
     IoResult s = to.ShutdownWrite();
     if (s.status == IoStatus::kWantRead || s.status == IoStatus::kWantWrite) {
       if (error_code ec = co_await to.Wait(s.status)) {
-        result.error = absl::StrCat("shutdown of ", to_name, ": ", ec.message());
+        result.status = StreamError(absl::StrCat("shutdown of ", to_name, ": ", ec.message()));
         co_return result;
       }
       continue;
     }
     if (s.status == IoStatus::kError) {
-      result.error = absl::StrCat("shutdown of ", to_name, ": ", s.error);
+      result.status = Prefixed(s.error, absl::StrCat("shutdown of ", to_name));
     }
     break;
   }

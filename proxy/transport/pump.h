@@ -5,8 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <string>
 
+#include "absl/status/status.h"
 #include "common/stats.h"
 #include "proxy/transport/buffer_pool.h"
 #include "proxy/transport/stream.h"
@@ -15,9 +15,9 @@ namespace remora::proxy::transport {
 
 struct PumpResult {
   uint64_t bytes = 0;
-  // Empty when the source ended cleanly and the end was passed on; otherwise which side failed
-  // and how ("read from upstream: Connection reset by peer").
-  std::string error;
+  // OK when the source ended cleanly and the end was passed on; otherwise which side failed and
+  // how (Unavailable: "read from upstream: Connection reset by peer").
+  absl::Status status;
 };
 
 // Copies `from` → `to` until `from` reaches EOF, then ends `to`'s write direction. Each chunk moved

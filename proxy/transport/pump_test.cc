@@ -40,7 +40,7 @@ TEST_F(PumpFixture, MovesBytesThenPassesTheEndOn) {
   src_peer.shutdown(tcp::socket::shutdown_send);
   io.run();
   ASSERT_TRUE(result.has_value());
-  EXPECT_EQ(result->error, "");
+  EXPECT_TRUE(result->status.ok()) << result->status;
   EXPECT_EQ(result->bytes, 10u);
   EXPECT_EQ(bytes.value(), 10u);
   std::string got(64, '\0');
@@ -101,7 +101,7 @@ TEST_F(PumpFixture, ReportsAResetSource) {
   src_peer.close();
   io.run();
   ASSERT_TRUE(result.has_value());
-  EXPECT_THAT(result->error, ::testing::HasSubstr("read from downstream"));
+  EXPECT_THAT(result->status.message(), ::testing::HasSubstr("read from downstream"));
 }
 
 TEST(BufferPoolTest, ReusesUpToTheCap) {

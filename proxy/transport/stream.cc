@@ -7,6 +7,8 @@
 
 namespace remora::proxy::transport {
 
+absl::Status StreamError(absl::string_view what) { return absl::UnavailableError(what); }
+
 awaitable<error_code> Stream::Wait(IoStatus want) {
   auto [ec] = co_await socket_.async_wait(
       want == IoStatus::kWantWrite ? tcp::socket::wait_write : tcp::socket::wait_read, kUseTuple);
@@ -31,7 +33,7 @@ IoResult TcpStream::Read(char* data, size_t len) {
     if (n == 0) return {IoStatus::kEof, 0, {}};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoStatus::kWantRead, 0, {}};
-    return {IoStatus::kError, 0, std::strerror(errno)};
+    return {IoStatus::kError, 0, StreamError(std::strerror(errno))};
   }
 }
 
@@ -41,13 +43,13 @@ IoResult TcpStream::Write(const char* data, size_t len) {
     if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n), {}};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoStatus::kWantWrite, 0, {}};
-    return {IoStatus::kError, 0, std::strerror(errno)};
+    return {IoStatus::kError, 0, StreamError(std::strerror(errno))};
   }
 }
 
 IoResult TcpStream::ShutdownWrite() {
   if (::shutdown(socket_.native_handle(), SHUT_WR) != 0 && errno != ENOTCONN) {
-    return {IoStatus::kError, 0, std::strerror(errno)};
+    return {IoStatus::kError, 0, StreamError(std::strerror(errno))};
   }
   return {};
 }
@@ -60,7 +62,7 @@ awaitable<IoResult> WriteAll(Stream& stream, const char* data, size_t len) {
       done += r.bytes;
     } else if (r.status == IoStatus::kWantRead || r.status == IoStatus::kWantWrite) {
       if (error_code ec = co_await stream.Wait(r.status)) {
-        co_return IoResult{IoStatus::kError, done, ec.message()};
+        co_return IoResult{IoStatus::kError, done, StreamError(ec.message())};
       }
     } else {
       r.bytes = done;

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 
+#include "absl/status/status.h"
 #include "net/asio.h"
 
 namespace remora::proxy::transport {
@@ -20,8 +20,12 @@ enum class IoStatus {
 struct IoResult {
   IoStatus status = IoStatus::kOk;
   size_t bytes = 0;
-  std::string error;
+  // kError only: what broke, in words (Unavailable: "Connection reset by peer", "TLS read: ...").
+  absl::Status error;
 };
+
+// The Status of a broken stream: Unavailable, as gRPC reports a failed transport.
+absl::Status StreamError(absl::string_view what);
 
 class Stream {
  public:
