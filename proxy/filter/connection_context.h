@@ -43,7 +43,7 @@ struct ConnectionContext {
   filters::RequestAttributes attributes;
   // The network filters that admitted the connection: they re-check it when the configuration
   // changes (Worker::Reauthorize). Empty until admitted.
-  std::span<NetworkFilter* const> filters;
+  std::span<NetworkFilter* const> admitted_by;
 
   // The peer identity as logged: the SPIFFE ID, or "-" for none.
   std::string IdentityForLog() const;

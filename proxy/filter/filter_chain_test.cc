@@ -66,7 +66,7 @@ TEST_F(FilterChainTest, StopsAtTheFirstFilterThatStopsAndAdmitsNothing) {
   EXPECT_EQ(r.kind(), FilterResult::Kind::kStop);
   EXPECT_EQ(r.why(), absl::PermissionDeniedError("b said no"));
   EXPECT_THAT(calls, ::testing::ElementsAre("a", "b"));
-  EXPECT_TRUE(connection.filters.empty()) << "a refused connection has no chain to re-run";
+  EXPECT_TRUE(connection.admitted_by.empty()) << "a refused connection has no chain to re-run";
 }
 
 TEST_F(FilterChainTest, AnAdmittedConnectionIsRecheckedByTheChainThatAdmittedIt) {

@@ -12,12 +12,12 @@ FilterResult RunOnConnection(std::span<NetworkFilter* const> chain, ConnectionCo
     FilterResult result = filter->OnConnection(connection, snapshot);
     if (!result.proceeds()) return result;
   }
-  connection.filters = chain;
+  connection.admitted_by = chain;
   return FilterResult::Continue();
 }
 
 FilterResult RunOnConfigChange(ConnectionContext& connection, const Snapshot& snapshot) {
-  for (NetworkFilter* filter : connection.filters) {
+  for (NetworkFilter* filter : connection.admitted_by) {
     FilterResult result = filter->OnConfigChange(connection, snapshot);
     if (!result.proceeds()) return result;
   }

@@ -53,6 +53,7 @@ class Http1Connection {
                   Session& session)
       : downstream_(downstream),
         connection_(connection),
+        admitted_attributes_(connection.attributes),
         stats_(connection.stats),
         upstream_source_(upstream_source),
         snapshot_(std::move(snapshot)),
@@ -113,6 +114,11 @@ class Http1Connection {
 
   transport::Stream& downstream_;
   filter::ConnectionContext& connection_;
+  // What each request starts from: the connection's attributes as admitted. A configuration
+  // change refreshes the context's own copy (this workload's namespace and labels) for the
+  // connection-level re-check; requests keep the admission-time view, as they always have.
+  // TODO(issue 11): decide whether requests should see the refreshed workload attributes too.
+  const filters::RequestAttributes admitted_attributes_;
   ListenerStats& stats_;
   const std::optional<asio::ip::address> upstream_source_;
   const std::shared_ptr<const Snapshot> snapshot_;
@@ -155,7 +161,7 @@ awaitable<Http1Connection::Next> Http1Connection::ServeRequest() {
   Request::header_type& head = parser.get().base();
   RequestHeadChecks checks(head);
   const filter::HttpFilterChain filters = filter::InboundHttpFilters(checks);
-  filter::HttpRequest request{connection_.attributes};
+  filter::HttpRequest request{admitted_attributes_};
   const std::shared_ptr<const Snapshot> current =
       worker_.latest != nullptr ? *worker_.latest : snapshot_;
   const FilterResult decided = filter::RunOnRequestHead(filters, connection_, request, *current);
