@@ -12,6 +12,7 @@
 #include "net/endpoint.h"
 #include "proxy/filter/chains.h"
 #include "proxy/http1/beast_stream.h"
+#include "proxy/http1/lingering_close.h"
 #include "proxy/http1/local_reply.h"
 #include "proxy/http1/read_request_head.h"
 #include "proxy/http1/request_checks.h"
@@ -30,6 +31,11 @@ using filter::LocalReply;
 
 // Bodies up to this size are read through the small buffer Beast keeps between messages.
 constexpr uint64_t kSmallBodyBytes = 4096;
+
+// How long and how much a connection closed after a local reply keeps reading what the client
+// still sends (LingeringClose): Envoy's delayed_close_timeout default, and a bound on the bytes.
+constexpr Clock::duration kLingerTime = std::chrono::seconds(1);
+constexpr size_t kLingerBytes = 256 * 1024;
 
 bool IsParseError(const error_code& ec) {
   return ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category();
@@ -90,6 +96,7 @@ class Http1Connection {
   // Callers pass no braced temporaries into these: GCC 12 can destroy an aggregate temporary of
   // a co_await expression twice (gcc.gnu.org/PR99576).
   awaitable<bool> Reply(const LocalReply& reply, bool keep_alive) {
+    if (!keep_alive) linger_ = true;
     std::string bytes = LocalResponse(reply, keep_alive);
     co_return co_await Write(std::move(bytes));
   }
@@ -140,6 +147,7 @@ class Http1Connection {
   std::unique_ptr<BeastStream> up_;
   beast::flat_buffer up_buffer_;
   Session::ScopedPhase* idle_ = nullptr;  // the connection's established phase
+  bool linger_ = false;                   // a local reply closes the connection: close it in stages
 };
 
 awaitable<void> Http1Connection::Serve() {
@@ -148,6 +156,7 @@ awaitable<void> Http1Connection::Serve() {
   idle_ = &idle;
   while (co_await ServeRequest() == Next::kRequest) {
   }
+  if (linger_ && !session_.timed_out()) co_await LingeringClose(down_, kLingerTime, kLingerBytes);
 }
 
 awaitable<Http1Connection::Next> Http1Connection::ServeRequest() {
