@@ -93,8 +93,9 @@ class Http1Connection {
     auto [ec, n] = co_await asio::async_write(down_, asio::buffer(bytes), kUseTuple);
     co_return !ec;
   }
-  // Callers pass no braced temporaries into these: GCC 12 can destroy an aggregate temporary of
-  // a co_await expression twice (gcc.gnu.org/PR99576).
+  // Callers pass no braced temporaries into these: with GCC 12, `co_await Reply(LocalReply{...})`
+  // inside a switch case corrupted the heap (munmap_chunk: invalid pointer) once the reply was
+  // written; GCC's coroutines have known bugs with temporaries of co_await expressions.
   awaitable<bool> Reply(const LocalReply& reply, bool keep_alive) {
     if (!keep_alive) linger_ = true;
     std::string bytes = LocalResponse(reply, keep_alive);
