@@ -157,8 +157,9 @@ bool IsProbePath(const filters::RequestAttributes& r) {
 }
 
 // The proxy normalizes a request's path before any policy sees it, and answers 400 to a target it
-// cannot normalize (proxy/http/inbound_http.cc); the offline answer must be the proxy's, so the
-// same function runs here. Returns the proxy's refusal, else normalizes `r.http.path` in place.
+// cannot normalize (proxy/http1/request_head_filter.cc); the offline answer must be the proxy's,
+// so the same function runs here. Returns the proxy's refusal, else normalizes `r.http.path` in
+// place.
 absl::Status NormalizeLikeTheProxy(filters::RequestAttributes& r) {
   if (r.destination.protocol != filters::Protocol::kHttp || r.http.path.empty()) {
     return absl::OkStatus();

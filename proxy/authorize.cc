@@ -20,10 +20,11 @@ std::optional<filters::IpAddress> Ip(const tcp::endpoint& ep) {
 
 filters::RequestAttributes InboundAttributes(const Snapshot& snapshot, const tcp::endpoint& peer,
                                              const tcp::endpoint& local, uint16_t app_port,
-                                             const InboundPort& port, const std::string& peer_id) {
+                                             const InboundPort& port,
+                                             const std::optional<certs::SpiffeId>& peer_id) {
   filters::RequestAttributes r;
   r.direction = filters::Direction::kInbound;
-  if (!peer_id.empty()) r.source.principal = filters::NormalizePrincipal(peer_id);
+  if (peer_id.has_value()) r.source.principal = filters::NormalizePrincipal(peer_id->str());
   r.source.ip = Ip(peer);
   r.source.remote_ip = r.source.ip;
   r.destination.ns = snapshot.ns();

@@ -2,8 +2,10 @@
 // with the deciding policy and the explanation, AUDIT matches, and dry-run would-be decisions.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "certs/spiffe_id.h"
 #include "filters/request.h"
 #include "proxy/config/proxy_config.h"
 #include "proxy/snapshot.h"
@@ -11,10 +13,12 @@
 namespace remora::proxy {
 
 // The attributes of an inbound connection to `app_port` from `peer`; `peer_id` is the verified
-// SPIFFE ID, empty for plaintext.
+// SPIFFE ID, unset for plaintext. This is where the typed identity meets the policy engine's
+// domain: its principal is the ID in Istio's form (without the scheme).
 filters::RequestAttributes InboundAttributes(const Snapshot& snapshot, const tcp::endpoint& peer,
                                              const tcp::endpoint& local, uint16_t app_port,
-                                             const InboundPort& port, const std::string& peer_id);
+                                             const InboundPort& port,
+                                             const std::optional<certs::SpiffeId>& peer_id);
 
 // The attributes of an outbound connection from this workload to `destination`.
 filters::RequestAttributes OutboundAttributes(const Snapshot& snapshot, const tcp::endpoint& source,

@@ -2,47 +2,29 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cerrno>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/log.h"
 #include "net/endpoint.h"
-#include "proxy/net/pump.h"
+#include "proxy/transport/pump.h"
 
 namespace remora::proxy {
 
 using namespace boost::asio::experimental::awaitable_operators;
-
-const char* ToString(Session::Phase phase) {
-  switch (phase) {
-    case Session::Phase::kSniff:
-      return "protocol detection";
-    case Session::Phase::kHandshake:
-      return "TLS handshake";
-    case Session::Phase::kConnect:
-      return "upstream connect";
-    case Session::Phase::kEstablished:
-      return "idle";
-  }
-  return "?";
-}
-
-Clock::duration ToChrono(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return Clock::duration::max();
-  return std::chrono::duration_cast<Clock::duration>(absl::ToChronoNanoseconds(d));
-}
 
 std::string Quote(absl::string_view text) {
   return absl::StrCat(
       "\"", absl::StrReplaceAll(text, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", " "}}), "\"");
 }
 
-awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
-                                                       const tcp::endpoint& to, Session& session,
-                                                       Clock::duration timeout) {
+awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(
+    asio::io_context& io, const tcp::endpoint& to, const std::optional<asio::ip::address>& source,
+    Session& session, Clock::duration timeout, Session::Closable also) {
   tcp::socket socket(io);
-  if (session.upstream_source.has_value()) {
-    const tcp::endpoint from(*session.upstream_source, 0);
+  if (source.has_value()) {
+    const tcp::endpoint from(*source, 0);
     error_code ec;
     if (socket.open(to.protocol(), ec); !ec) socket.bind(from, ec);
     if (ec) {
@@ -53,10 +35,11 @@ awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
               : ""));
     }
   }
-  session.TrackSocket(&socket);
-  session.Enter(Session::Phase::kConnect, timeout);
-  auto [ec] = co_await socket.async_connect(to, kUseTuple);
-  session.TrackSocket(nullptr);
+  error_code ec;
+  {
+    Session::ScopedPhase connecting(session, Session::Phase::kConnect, timeout, {&socket, also});
+    std::tie(ec) = co_await socket.async_connect(to, kUseTuple);
+  }
   if (ec) {
     std::string why = session.timed_out() ? "timed out" : ec.message();
     co_return absl::UnavailableError(absl::StrCat("connect to ", net::ToString(to), ": ", why));
@@ -68,29 +51,30 @@ namespace {
 
 // One direction of a relay. The first direction to fail closes both streams, so the other one
 // wakes up at once instead of waiting for bytes that will never come; its error is the one kept.
-awaitable<void> PumpOrAbort(net::Stream& from, net::Stream& to, Session& session,
-                            net::BufferPool& pool, Counter& bytes, const char* from_name,
-                            const char* to_name, std::string& first_error) {
-  net::PumpResult r =
-      co_await net::Pump(from, to, pool, session.last_activity, bytes, from_name, to_name);
-  if (!r.error.empty() && first_error.empty()) {
-    first_error = std::move(r.error);
+awaitable<void> PumpOrAbort(transport::Stream& from, transport::Stream& to, Session& session,
+                            transport::BufferPool& pool, Counter& bytes, const char* from_name,
+                            const char* to_name, absl::Status& first_error) {
+  transport::PumpResult r =
+      co_await transport::Pump(from, to, pool, session.last_activity, bytes, from_name, to_name);
+  if (!r.status.ok() && first_error.ok()) {
+    first_error = std::move(r.status);
     session.Abort();
   }
 }
 
 }  // namespace
 
-awaitable<std::string> Relay(net::Stream& downstream, net::Stream& upstream, Session& session,
-                             ListenerStats& stats, net::BufferPool& pool) {
-  session.Track(&downstream, &upstream);
-  std::string error;
+awaitable<absl::Status> Relay(transport::Stream& downstream, transport::Stream& upstream,
+                              Session& session, Clock::duration idle_timeout, ListenerStats& stats,
+                              transport::BufferPool& pool) {
+  Session::ScopedPhase established(session, Session::Phase::kEstablished, idle_timeout,
+                                   {&downstream, &upstream});
+  absl::Status error;
   co_await (PumpOrAbort(downstream, upstream, session, pool, stats.bytes_from_downstream,
                         "downstream", "upstream", error) &&
             PumpOrAbort(upstream, downstream, session, pool, stats.bytes_to_downstream, "upstream",
                         "downstream", error));
-  session.Track(nullptr, nullptr);
-  if (session.timed_out()) error = "idle timeout";
+  if (session.timed_out()) error = absl::DeadlineExceededError("idle timeout");
   co_return error;
 }
 

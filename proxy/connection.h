@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,11 +11,11 @@
 #include "absl/status/statusor.h"
 #include "proxy/config/proxy_config.h"
 #include "proxy/connection_limits.h"
-#include "proxy/net/buffer_pool.h"
-#include "proxy/net/stream.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
+#include "proxy/transport/buffer_pool.h"
+#include "proxy/transport/stream.h"
 
 namespace remora::proxy {
 
@@ -42,7 +43,7 @@ struct FloodLog {
 // A worker's resources, used by the connections it serves, all on the worker's thread.
 struct WorkerResources {
   asio::io_context& io;
-  net::BufferPool& pool;
+  transport::BufferPool& pool;
   SessionList& sessions;
   ProxyStats& proxy_stats;
   uint64_t round_robin = 0;  // endpoint choice for virtual addresses
@@ -56,15 +57,20 @@ struct WorkerResources {
   FloodLog source_overload_log;
 };
 
-// Connects to `to` within the session's connect timeout.
-awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(asio::io_context& io,
-                                                       const tcp::endpoint& to, Session& session,
-                                                       Clock::duration timeout);
+// Connects to `to` from `source` (unset: the kernel chooses) within `timeout`: a kConnect phase of
+// `session` that closes the new socket, and `also` (a downstream waiting for it), when it expires.
+// Unavailable, naming the address, on failure ("connect to 10.0.0.2:80: timed out").
+awaitable<absl::StatusOr<tcp::socket>> ConnectUpstream(
+    asio::io_context& io, const tcp::endpoint& to, const std::optional<asio::ip::address>& source,
+    Session& session, Clock::duration timeout, Session::Closable also = {});
 
-// Relays both directions until both have ended; half-close passes through. Returns "" on a clean
-// end, or what failed.
-awaitable<std::string> Relay(net::Stream& downstream, net::Stream& upstream, Session& session,
-                             ListenerStats& stats, net::BufferPool& pool);
+// Relays both directions until both have ended, in an established phase of `session` that
+// closes both streams after `idle_timeout` without traffic; half-close passes through. OK on a
+// clean end; otherwise what failed (Unavailable: "read from upstream: ...", DeadlineExceeded:
+// "idle timeout").
+awaitable<absl::Status> Relay(transport::Stream& downstream, transport::Stream& upstream,
+                              Session& session, Clock::duration idle_timeout, ListenerStats& stats,
+                              transport::BufferPool& pool);
 
 // Logs a refused connection on one line: listener, who, where, which identity, and why.
 void LogRefusal(const ListenerRuntime& listener, const tcp::endpoint& peer,
@@ -72,7 +78,5 @@ void LogRefusal(const ListenerRuntime& listener, const tcp::endpoint& peer,
                 const std::string& reason);
 
 std::string Quote(absl::string_view text);
-
-Clock::duration ToChrono(absl::Duration d);
 
 }  // namespace remora::proxy

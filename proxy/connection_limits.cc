@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "proxy/net/original_dst.h"
+#include "proxy/transport/original_dst.h"
 
 namespace remora::proxy {
 
@@ -26,7 +26,7 @@ void ConnectionCounts::HandshakeSlot::Release() {
 ConnectionCounts::HandshakeSlot ConnectionCounts::AcquireHandshake(const asio::ip::address& source,
                                                                    int64_t cap) {
   // One key per host, however a dual-stack listener spells an IPv4 peer.
-  const asio::ip::address key = net::Canonical(source);
+  const asio::ip::address key = transport::Canonical(source);
   absl::MutexLock lock(&mu_);
   int64_t& count = handshakes_[key];
   if (count >= cap) {
@@ -39,7 +39,7 @@ ConnectionCounts::HandshakeSlot ConnectionCounts::AcquireHandshake(const asio::i
 
 int64_t ConnectionCounts::handshakes(const asio::ip::address& source) const {
   absl::MutexLock lock(&mu_);
-  auto it = handshakes_.find(net::Canonical(source));
+  auto it = handshakes_.find(transport::Canonical(source));
   return it == handshakes_.end() ? 0 : it->second;
 }
 

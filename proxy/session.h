@@ -1,24 +1,34 @@
-// Live connections of one worker, so timeouts and drain can reach every one of them.
+// Live connections of one worker, so timeouts, drain and policy changes can reach every one.
 //
-// A Session lives in its connection's coroutine frame and links itself into the worker's list; a
+// A Session lives in its connection's coroutine frame and links itself into the worker's list.
+// Each timed step of the connection (protocol detection, TLS handshake, upstream connect, the
+// established connection's idle time) is a ScopedPhase: a guard on the frame that sets the
+// deadline and names the streams or sockets a timeout must close, for as long as it lives. A
 // periodic sweep closes the sockets of sessions past their deadline, which makes every pending
 // operation of that connection finish with operation_aborted. One timer per worker instead of one
 // per connection keeps idle connections cheap.
 #pragma once
 
+#include <array>
 #include <boost/intrusive/list.hpp>
 #include <chrono>
-#include <memory>
-#include <optional>
-#include <string>
+#include <initializer_list>
 
+#include "absl/time/time.h"
 #include "common/stats.h"
-#include "filters/request.h"
-#include "proxy/net/stream.h"
+#include "net/asio.h"
+#include "proxy/transport/stream.h"
 
 namespace remora::proxy {
 
+namespace filter {
+class ConnectionContext;
+}  // namespace filter
+
 using Clock = std::chrono::steady_clock;
+
+// An absl::Duration as a Clock duration; InfiniteDuration is Clock::duration::max().
+Clock::duration ToChrono(absl::Duration d);
 
 class Session : public boost::intrusive::list_base_hook<
                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
@@ -26,77 +36,81 @@ class Session : public boost::intrusive::list_base_hook<
   // The step a connection is in; names appear in timeout log lines.
   enum class Phase { kSniff, kHandshake, kConnect, kEstablished };
 
+  // What a timeout, a drain or a policy change closes: a socket not yet wrapped in a stream (being
+  // sniffed or connected), or a stream.
+  class Closable {
+   public:
+    Closable() = default;
+    Closable(tcp::socket* socket) : socket_(socket) {}        // NOLINT: implicit by design
+    Closable(transport::Stream* stream) : stream_(stream) {}  // NOLINT: implicit by design
+    void Close() const;
+
+   private:
+    tcp::socket* socket_ = nullptr;
+    transport::Stream* stream_ = nullptr;
+  };
+
+  // One timed phase, from construction to destruction: the session is in `phase`, and once the
+  // phase's deadline passes the sweep closes `closables` (and those of the phases around it).
+  // kEstablished has no fixed deadline: the connection expires after `timeout` without activity
+  // (last_activity). Phases nest, innermost last: ending one returns the session to the phase
+  // around it (an HTTP connection's idle phase around each upstream connect), and returning to an
+  // established phase counts as activity. Outside every phase a session has no deadline; the
+  // connection code awaits nothing there. Lives on the connection's coroutine frame: neither
+  // copied nor moved, destroyed in reverse order of construction.
+  class [[nodiscard]] ScopedPhase {
+   public:
+    ScopedPhase(Session& session, Phase phase, Clock::duration timeout,
+                std::initializer_list<Closable> closables);
+    ~ScopedPhase();
+    ScopedPhase(const ScopedPhase&) = delete;
+    ScopedPhase& operator=(const ScopedPhase&) = delete;
+
+    // Also closes `closable` on timeout from now on (an upstream connected within the phase).
+    // At most kMaxClosables per phase.
+    void Watch(Closable closable);
+
+   private:
+    friend class Session;
+    static constexpr size_t kMaxClosables = 2;
+    Session& session_;
+    ScopedPhase* const outer_;
+    const Phase phase_;
+    const Clock::duration timeout_;
+    const Clock::time_point deadline_;  // kEstablished: unused
+    std::array<Closable, kMaxClosables> closables_{};
+    size_t count_ = 0;
+  };
+
   // `timeouts` counts this connection if the sweep times it out. Counting at that moment, not when
   // the connection's coroutine unwinds, keeps the stat exact for anyone who sees the close.
   explicit Session(Counter& timeouts) : timeouts_(&timeouts) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Enters a bounded phase that must finish within `timeout`.
-  void Enter(Phase phase, Clock::duration timeout) {
-    phase_ = phase;
-    deadline_ = Clock::now() + timeout;
-  }
-  // Established: the deadline moves with activity (idle timeout).
-  void Establish(Clock::duration idle_timeout) {
-    phase_ = Phase::kEstablished;
-    idle_timeout_ = idle_timeout;
-    last_activity = Clock::now();
-  }
-
-  // The sockets a timeout or drain must close. Either may be null.
-  void Track(net::Stream* a, net::Stream* b) {
-    a_ = a;
-    b_ = b;
-  }
-  void TrackSocket(tcp::socket* s) { raw_ = s; }
-
-  bool Expired(Clock::time_point now) const {
-    return phase_ == Phase::kEstablished ? now - last_activity > idle_timeout_ : now > deadline_;
-  }
-  // Closes everything; the connection's coroutines unwind with errors.
-  void Abort() {
-    error_code ignored;
-    if (raw_ != nullptr) raw_->close(ignored);
-    if (a_ != nullptr) a_->Close();
-    if (b_ != nullptr) b_->Close();
-  }
+  // Whether the innermost phase is past its deadline (an established one: idle for too long).
+  bool Expired(Clock::time_point now) const;
+  // Closes what every open phase watches; the connection's coroutines unwind with errors.
+  void Abort();
   void MarkTimedOut() {
     timed_out_ = true;
     timeouts_->Inc();
   }
   bool timed_out() const { return timed_out_; }
-  Phase phase() const { return phase_; }
+  // The innermost phase; kSniff before the first.
+  Phase phase() const { return innermost_ != nullptr ? innermost_->phase_ : Phase::kSniff; }
 
+  // Stamped by every transfer of an established connection (the idle timeout watches it).
   Clock::time_point last_activity = Clock::now();
 
-  // A connection admitted by policy remembers what it was admitted as, so it can be
-  // re-authorized (and closed) when the configuration changes under it: a policy that no longer
-  // allows it, or (inbound plaintext) a port that now requires mTLS.
-  struct Admission {
-    filters::RequestAttributes attributes;
-    std::string component;  // log component, "proxy.inbound"
-    std::string who;        // "from=... to=... peer_identity=..." for the log line
-    Counter* denied = nullptr;
-    bool plaintext = false;  // inbound without mTLS: closed if its port turns STRICT
-    // An HTTP port: only the connection-level layers (PeerAuthentication, NetworkPolicy) are
-    // re-checked here; each request meets AuthorizationPolicy on its own.
-    bool connection_only = false;
-  };
-  std::unique_ptr<Admission> admission;
-
-  // The source address ConnectUpstream binds; unset lets the kernel choose. An inbound connection
-  // forwarded to the pod's own address sets Istio's inbound passthrough source (127.0.0.6, ::6),
-  // which the capture rules let through to the app (iptables-init/rule_model.h).
-  std::optional<asio::ip::address> upstream_source;
+  // The connection as its network filters admitted it, while they have; null before admission,
+  // and after a policy change closed it. Policies are live values: when a new configuration lands,
+  // the worker re-runs the network filters that admitted each connection
+  // (filter::RunOnConfigChange).
+  filter::ConnectionContext* admitted = nullptr;
 
  private:
-  Phase phase_ = Phase::kSniff;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  Clock::duration idle_timeout_ = Clock::duration::max();
-  net::Stream* a_ = nullptr;
-  net::Stream* b_ = nullptr;
-  tcp::socket* raw_ = nullptr;
+  ScopedPhase* innermost_ = nullptr;
   Counter* timeouts_;
   bool timed_out_ = false;
 };

@@ -6,7 +6,8 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "net/listen.h"
-#include "proxy/authorize.h"
+#include "proxy/filter/connection_context.h"
+#include "proxy/filter/network_filter.h"
 #include "proxy/inbound/inbound_connection.h"
 #include "proxy/outbound/outbound_connection.h"
 
@@ -94,34 +95,16 @@ void Worker::Publish(std::shared_ptr<const Snapshot> snapshot) {
 
 void Worker::Reauthorize() {
   // Policies are live: a connection admitted under the old configuration is checked against the
-  // new one and closed if it would no longer be admitted.
+  // new one by the network filters that admitted it, and closed if they would no longer admit it.
   for (Session& session : sessions_) {
-    if (session.admission == nullptr) continue;
-    Session::Admission& a = *session.admission;
-    std::string reason;
-    if (a.attributes.direction == filters::Direction::kInbound) {
-      // What policies see of this workload may have changed too (its labels, from the registry).
-      if (a.attributes.destination.ns != snapshot_->ns()) {
-        a.attributes.destination.ns = snapshot_->ns();
-      }
-      if (a.attributes.destination.labels != snapshot_->labels()) {
-        a.attributes.destination.labels = snapshot_->labels();
-      }
-    }
-    if (a.plaintext && snapshot_->config().PortSettings(a.attributes.destination.port).mode ==
-                           PeerAuthMode::kStrict) {
-      // Under Istio, STRICT removes the inbound listener's plaintext filter chain, and Envoy
-      // drains the connections of a filter chain it removes ("filter chain only update").
-      reason = absl::StrCat("port ", a.attributes.destination.port, " now requires mTLS (STRICT)");
-    } else {
-      Verdict v = a.connection_only ? AuthorizeConnection(*snapshot_, a.attributes, a.component)
-                                    : Authorize(*snapshot_, a.attributes, a.component);
-      if (v.allowed) continue;
-      reason = absl::StrCat("policy changed: ", v.reason);
-    }
-    if (a.denied != nullptr) a.denied->Inc();
-    LOG_WARN(a.component, "closing connection ", a.who, " reason=", Quote(reason));
-    session.admission.reset();
+    if (session.admitted == nullptr) continue;
+    filter::ConnectionContext& connection = *session.admitted;
+    filter::FilterResult result = filter::RunOnConfigChange(connection, *snapshot_);
+    if (result.proceeds()) continue;
+    connection.stats.authz_denied.Inc();
+    LOG_WARN(connection.component, "closing connection ", connection.Who(),
+             " reason=", Quote(result.why().message()));
+    session.admitted = nullptr;
     session.Abort();
   }
 }

@@ -51,7 +51,7 @@ class Worker {
   ConnectionCounts& counts_;
   std::vector<tcp::endpoint> own_endpoints_;  // set by Start, before any connection
   // Outlives io_: sessions still suspended when io_ is destroyed return their buffers here.
-  net::BufferPool pool_;
+  transport::BufferPool pool_;
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   SessionList sessions_;

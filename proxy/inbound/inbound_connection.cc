@@ -6,10 +6,12 @@
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
 #include "proxy/connection_limits.h"
-#include "proxy/http/inbound_http.h"
-#include "proxy/net/original_dst.h"
-#include "proxy/net/sniff.h"
+#include "proxy/filter/chains.h"
+#include "proxy/filter/connection_context.h"
+#include "proxy/http1/inbound_http.h"
 #include "proxy/tls/tls_stream.h"
+#include "proxy/transport/original_dst.h"
+#include "proxy/transport/sniff.h"
 
 namespace remora::proxy::inbound {
 namespace {
@@ -33,11 +35,11 @@ absl::StatusOr<AppAddress> AppEndpoint(tcp::socket& socket, const ListenerRuntim
                                        const ProxyConfig& config,
                                        const std::vector<tcp::endpoint>& own_endpoints) {
   if (listener.config.target.has_value()) return AppAddress{*listener.config.target, std::nullopt};
-  absl::StatusOr<tcp::endpoint> original = net::OriginalDestination(socket);
+  absl::StatusOr<tcp::endpoint> original = transport::OriginalDestination(socket);
   if (!original.ok()) return original.status();
   // A connection that reached the capture port directly (it is excluded from capture) would be
   // forwarded to the proxy itself, again and again: refuse any destination the proxy serves.
-  if (net::IsOneOf(*original, own_endpoints)) {
+  if (transport::IsOneOf(*original, own_endpoints)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "original destination ", net::ToString(*original),
         " is one of the proxy's own listeners; refusing to forward the connection to itself"));
@@ -52,36 +54,19 @@ absl::StatusOr<AppAddress> AppEndpoint(tcp::socket& socket, const ListenerRuntim
   return AppAddress{*original, v6 ? kPassthroughSourceV6 : kPassthroughSourceV4};
 }
 
-}  // namespace
+// Protocol detection, then the mTLS handshake (or plaintext, as the port's mode allows). The
+// stream the connection goes on with, its peer identity and whether it is plaintext in
+// `connection`; null once the connection is refused (logged) or gone.
+awaitable<std::unique_ptr<transport::Stream>> SettleTransport(
+    tcp::socket& socket, filter::ConnectionContext& connection, const Snapshot& snapshot,
+    const InboundPort& port, WorkerResources& worker, Session& session) {
+  const ListenerRuntime& listener = connection.listener;
+  ListenerStats& stats = connection.stats;
+  const Limits& limits = snapshot.config().limits;
+  const tcp::endpoint& peer = connection.peer;
+  const std::string& destination = connection.destination_text;
 
-awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
-                             const ListenerRuntime& listener, WorkerResources& worker) {
-  ListenerStats& stats = *listener.stats;
-  Session session(stats.timeout);
-  worker.sessions.push_back(session);
-  const Limits& limits = snapshot->config().limits;
-  error_code ec;
-  const tcp::endpoint peer = socket.remote_endpoint(ec);
-  const tcp::endpoint local = socket.local_endpoint(ec);
-
-  absl::StatusOr<AppAddress> app_address =
-      AppEndpoint(socket, listener, snapshot->config(), *worker.own_endpoints);
-  if (!app_address.ok()) {
-    LogRefusal(listener, peer, "?", "", std::string(app_address.status().message()));
-    co_return;
-  }
-  const tcp::endpoint* app = &app_address->endpoint;
-  session.upstream_source = app_address->source;
-  const std::string destination = absl::StrCat("port ", app->port());
-  if (!snapshot->configured()) {
-    LogRefusal(listener, peer, destination, "",
-               "proxy has no configuration from the control plane yet; serving nothing until its "
-               "first complete configuration is applied (fail closed)");
-    co_return;
-  }
-  InboundPort port = snapshot->config().PortSettings(app->port());
-
-  // Protocol detection. STRICT sniffs too, to tell a plaintext client apart from a TLS failure.
+  // STRICT sniffs too, to tell a plaintext client apart from a TLS failure.
   bool use_tls = port.mode != PeerAuthMode::kDisable;
   // Until it is past detection and handshake, a connection holds one of its source's few slots:
   // a slow or silent client cannot take every inbound connection the proxy allows.
@@ -93,148 +78,172 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
       stats.source_overload_refused.Inc();
       stats.downstream_cx_refused.Inc();
       if (int64_t count = 0; worker.source_overload_log.Due(&count)) {
-        LOG_WARN(absl::StrCat("proxy.", listener.config.name), "refused ", count,
-                 " connection(s) from=", net::Canonical(peer.address()).to_string(), " reason=",
+        LOG_WARN(connection.component, "refused ", count,
+                 " connection(s) from=", transport::Canonical(peer.address()).to_string(),
+                 " reason=",
                  Quote(absl::StrCat(
                      "max_handshakes_per_source=", HandshakesPerSourceLimit(limits),
                      " reached: that source already has as many connections in protocol "
                      "detection or TLS handshake (raise limits.max_handshakes_per_source)")));
       }
-      co_return;
+      co_return nullptr;
     }
   }
   if (use_tls) {
-    session.TrackSocket(&socket);
-    session.Enter(Session::Phase::kSniff, ToChrono(limits.handshake_timeout));
-    Clock::duration wait = ToChrono(
-        port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout : limits.handshake_timeout);
-    net::Sniffed sniffed = co_await net::SniffFirstByte(socket, wait);
-    session.TrackSocket(nullptr);
+    transport::Sniffed sniffed;
+    {
+      Session::ScopedPhase sniffing(session, Session::Phase::kSniff,
+                                    ToChrono(limits.handshake_timeout), {&socket});
+      Clock::duration wait = ToChrono(
+          port.mode == PeerAuthMode::kPermissive ? limits.sniff_timeout : limits.handshake_timeout);
+      sniffed = co_await transport::SniffFirstByte(socket, wait);
+    }
     // The sweep enforces the same deadline as the sniff timer; whichever fires first, a silent
     // client is a timeout.
     const bool swept = session.timed_out();
-    if (swept) sniffed = net::Sniffed::kSilent;
-    if (sniffed == net::Sniffed::kClosed) co_return;  // a health check or port scan; nothing to say
-    if (port.mode == PeerAuthMode::kStrict && sniffed != net::Sniffed::kTls) {
-      if (sniffed == net::Sniffed::kSilent && !swept) session.MarkTimedOut();
+    if (swept) sniffed = transport::Sniffed::kSilent;
+    if (sniffed == transport::Sniffed::kClosed) {
+      co_return nullptr;  // a health check or port scan; nothing to say
+    }
+    if (port.mode == PeerAuthMode::kStrict && sniffed != transport::Sniffed::kTls) {
+      if (sniffed == transport::Sniffed::kSilent && !swept) session.MarkTimedOut();
       stats.plaintext_refused.Inc();
       LogRefusal(listener, peer, destination, "",
-                 sniffed == net::Sniffed::kSilent
+                 sniffed == transport::Sniffed::kSilent
                      ? "client sent nothing within the handshake timeout; STRICT requires mTLS"
                      : absl::StrCat("plaintext connection refused: ", destination,
                                     " requires mTLS (STRICT)"));
-      co_return;
+      co_return nullptr;
     }
-    if (swept) co_return;  // the socket is closed; counted as a timeout
-    use_tls = sniffed == net::Sniffed::kTls;
+    if (swept) co_return nullptr;  // the socket is closed; counted as a timeout
+    use_tls = sniffed == transport::Sniffed::kTls;
   }
 
-  std::unique_ptr<net::Stream> downstream;
-  std::string peer_identity;
-  if (use_tls) {
-    const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
-    if (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now()) {
-      stats.no_identity_refused.Inc();
-      LogRefusal(listener, peer, destination, "",
-                 contexts == nullptr
-                     ? "proxy holds no workload certificate yet; refusing mTLS (fail closed)"
-                     : "proxy's own certificate has expired; refusing mTLS (fail closed)");
-      co_return;
-    }
-    absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
-        tls::TlsStream::Create(std::move(socket), contexts, /*server=*/true);
-    if (!tls_stream.ok()) {
-      LogRefusal(listener, peer, destination, "", std::string(tls_stream.status().message()));
-      co_return;
-    }
-    session.Track(tls_stream->get(), nullptr);
-    session.Enter(Session::Phase::kHandshake, ToChrono(limits.handshake_timeout));
-    absl::Status handshake = co_await (*tls_stream)->Handshake();
-    session.Track(nullptr, nullptr);
-    if (!handshake.ok()) {
-      stats.tls_handshake_failed.Inc();
-      std::string why =
-          session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message());
-      LogRefusal(listener, peer, destination, (*tls_stream)->peer_check().presented, why);
-      co_return;
-    }
-    stats.tls_handshake_ok.Inc();
-    peer_identity = (*tls_stream)->peer_id().str();
-    downstream = std::move(*tls_stream);
-  } else {
+  if (!use_tls) {
     stats.plaintext_cx.Inc();
-    downstream = std::make_unique<net::TcpStream>(std::move(socket));
+    connection.plaintext = true;
+    co_return std::make_unique<transport::TcpStream>(std::move(socket));
+  }
+  const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot.tls();
+  if (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now()) {
+    stats.no_identity_refused.Inc();
+    LogRefusal(listener, peer, destination, "",
+               contexts == nullptr
+                   ? "proxy holds no workload certificate yet; refusing mTLS (fail closed)"
+                   : "proxy's own certificate has expired; refusing mTLS (fail closed)");
+    co_return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
+      tls::TlsStream::Create(std::move(socket), contexts, /*server=*/true);
+  if (!tls_stream.ok()) {
+    LogRefusal(listener, peer, destination, "", std::string(tls_stream.status().message()));
+    co_return nullptr;
+  }
+  absl::Status handshake;
+  {
+    Session::ScopedPhase handshaking(session, Session::Phase::kHandshake,
+                                     ToChrono(limits.handshake_timeout), {tls_stream->get()});
+    handshake = co_await (*tls_stream)->Handshake();
+  }
+  if (!handshake.ok()) {
+    stats.tls_handshake_failed.Inc();
+    std::string why =
+        session.timed_out() ? "TLS handshake timed out" : std::string(handshake.message());
+    LogRefusal(listener, peer, destination, (*tls_stream)->peer_check().presented, why);
+    co_return nullptr;
+  }
+  stats.tls_handshake_ok.Inc();
+  connection.peer_identity = (*tls_stream)->peer_id();
+  co_return std::move(*tls_stream);
+}
+
+// Connects to the app and relays until both directions end.
+awaitable<void> ForwardTcp(transport::Stream& downstream,
+                           const filter::ConnectionContext& connection,
+                           const std::optional<asio::ip::address>& upstream_source,
+                           const Limits& limits, WorkerResources& worker, Session& session) {
+  ListenerStats& stats = connection.stats;
+  const tcp::endpoint& app = connection.destination;
+  absl::StatusOr<tcp::socket> upstream_socket = co_await ConnectUpstream(
+      worker.io, app, upstream_source, session, ToChrono(limits.connect_timeout));
+  if (!upstream_socket.ok()) {
+    stats.upstream_connect_failed.Inc();
+    LOG_WARN(connection.component, "app unreachable from=", net::ToString(connection.peer),
+             " peer_identity=", Quote(connection.IdentityForLog()), " app=", net::ToString(app),
+             " reason=", Quote(upstream_socket.status().message()));
+    co_return;
+  }
+  transport::TcpStream upstream(std::move(*upstream_socket));
+  absl::Status ended = co_await Relay(downstream, upstream, session, ToChrono(limits.idle_timeout),
+                                      stats, worker.pool);
+  if (!ended.ok()) {
+    stats.cx_error.Inc();
+    LOG_DEBUG(connection.component, "connection ended from=", net::ToString(connection.peer),
+              " peer_identity=",
+              Quote(connection.peer_identity.has_value() ? connection.peer_identity->str() : ""),
+              " reason=", Quote(ended.message()));
+  }
+}
+
+}  // namespace
+
+awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
+                             const ListenerRuntime& listener, WorkerResources& worker) {
+  error_code ec;
+  // Declared before the session, so it outlives the session's pointer to it.
+  filter::ConnectionContext connection(listener, filters::Direction::kInbound,
+                                       socket.remote_endpoint(ec), socket.local_endpoint(ec));
+  Session session(connection.stats.timeout);
+  worker.sessions.push_back(session);
+
+  absl::StatusOr<AppAddress> app_address =
+      AppEndpoint(socket, listener, snapshot->config(), *worker.own_endpoints);
+  if (!app_address.ok()) {
+    LogRefusal(listener, connection.peer, "?", "", std::string(app_address.status().message()));
+    co_return;
+  }
+  connection.destination = app_address->endpoint;
+  connection.destination_text = absl::StrCat("port ", connection.destination.port());
+  if (!snapshot->configured()) {
+    LogRefusal(listener, connection.peer, connection.destination_text, "",
+               "proxy has no configuration from the control plane yet; serving nothing until its "
+               "first complete configuration is applied (fail closed)");
+    co_return;
   }
 
-  handshake_slot.Release();
+  std::unique_ptr<transport::Stream> downstream = co_await SettleTransport(
+      socket, connection, *snapshot, snapshot->config().PortSettings(connection.destination.port()),
+      worker, session);
+  if (downstream == nullptr) co_return;
 
   // Admission meets the configuration in force now, not the one the connection was accepted
   // under: sniffing and the handshake take time, and a policy or the port's mode may have
   // changed meanwhile (a connection admitted on stale settings would never be checked again).
   const std::shared_ptr<const Snapshot> current =
       worker.latest != nullptr ? *worker.latest : snapshot;
-  port = current->config().PortSettings(app->port());
-  if (!use_tls && port.mode == PeerAuthMode::kStrict) {
-    stats.plaintext_refused.Inc();
-    LogRefusal(
-        listener, peer, destination, "",
-        absl::StrCat("plaintext connection refused: ", destination, " requires mTLS (STRICT)"));
+  const InboundPort port = current->config().PortSettings(connection.destination.port());
+  connection.protocol =
+      port.protocol == AppProtocol::kHttp ? filters::Protocol::kHttp : filters::Protocol::kTcp;
+  connection.attributes =
+      InboundAttributes(*current, connection.peer, connection.local, connection.destination.port(),
+                        port, connection.peer_identity);
+  // Before the app sees a connection. On an HTTP port each request then meets the HTTP filters.
+  if (filter::FilterResult admitted =
+          filter::RunOnConnection(filter::InboundNetworkFilters(), connection, *current);
+      !admitted.proceeds()) {
+    LogRefusal(listener, connection.peer, connection.destination_text,
+               connection.peer_identity.has_value() ? connection.peer_identity->str() : "",
+               std::string(admitted.why().message()));
     co_return;
   }
-
-  // Authorization, before the app sees a connection. HTTP ports are authorized per request.
-  const std::string component = absl::StrCat("proxy.", listener.config.name);
-  filters::RequestAttributes attributes =
-      InboundAttributes(*current, peer, local, app->port(), port, peer_identity);
-  const std::string who =
-      absl::StrCat("from=", net::ToString(peer), " to=", destination,
-                   " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity));
-  if (port.protocol == AppProtocol::kHttp) {
-    // NetworkPolicy and PeerAuthentication act on the connection; each request then meets
-    // AuthorizationPolicy on its own.
-    if (Verdict v = AuthorizeConnection(*current, attributes, component); !v.allowed) {
-      stats.authz_denied.Inc();
-      LogRefusal(listener, peer, destination, peer_identity,
-                 v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
-      co_return;
-    }
-    session.admission = std::make_unique<Session::Admission>(
-        Session::Admission{attributes, component, who, &stats.authz_denied, !use_tls,
-                           /*connection_only=*/true});
-    stats.http_cx.Inc();
-    co_await http::ServeInboundHttp(*downstream, std::move(attributes), *app, current, listener,
-                                    worker, session);
+  session.admitted = &connection;
+  if (connection.protocol == filters::Protocol::kHttp) {
+    co_await http1::ServeInboundHttp(*downstream, connection, app_address->source, current, worker,
+                                     session);
     co_return;
   }
-  if (Verdict v = Authorize(*current, attributes, component); !v.allowed) {
-    stats.authz_denied.Inc();
-    LogRefusal(listener, peer, destination, peer_identity,
-               v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
-    co_return;
-  }
-  session.admission = std::make_unique<Session::Admission>(
-      Session::Admission{std::move(attributes), component, who, &stats.authz_denied, !use_tls,
-                         /*connection_only=*/false});
-
-  absl::StatusOr<tcp::socket> upstream_socket =
-      co_await ConnectUpstream(worker.io, *app, session, ToChrono(limits.connect_timeout));
-  if (!upstream_socket.ok()) {
-    stats.upstream_connect_failed.Inc();
-    LOG_WARN(absl::StrCat("proxy.", listener.config.name),
-             "app unreachable from=", net::ToString(peer),
-             " peer_identity=", Quote(peer_identity.empty() ? "-" : peer_identity),
-             " app=", net::ToString(*app), " reason=", Quote(upstream_socket.status().message()));
-    co_return;
-  }
-  net::TcpStream upstream(std::move(*upstream_socket));
-  session.Establish(ToChrono(limits.idle_timeout));
-  std::string error = co_await Relay(*downstream, upstream, session, stats, worker.pool);
-  if (!error.empty()) {
-    stats.cx_error.Inc();
-    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name),
-              "connection ended from=", net::ToString(peer),
-              " peer_identity=", Quote(peer_identity), " reason=", Quote(error));
-  }
+  co_await ForwardTcp(*downstream, connection, app_address->source, snapshot->config().limits,
+                      worker, session);
 }
 
 }  // namespace remora::proxy::inbound

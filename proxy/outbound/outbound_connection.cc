@@ -7,31 +7,38 @@
 #include "common/log.h"
 #include "net/endpoint.h"
 #include "proxy/authorize.h"
-#include "proxy/net/original_dst.h"
+#include "proxy/filter/chains.h"
+#include "proxy/filter/connection_context.h"
 #include "proxy/tls/tls_stream.h"
+#include "proxy/transport/original_dst.h"
 
 namespace remora::proxy::outbound {
 
 awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
                               const ListenerRuntime& listener, WorkerResources& worker) {
-  ListenerStats& stats = *listener.stats;
+  error_code ec;
+  // Declared before the session, so it outlives the session's pointer to it.
+  filter::ConnectionContext connection(listener, filters::Direction::kOutbound,
+                                       socket.remote_endpoint(ec), socket.local_endpoint(ec));
+  ListenerStats& stats = connection.stats;
   Session session(stats.timeout);
   worker.sessions.push_back(session);
   const Limits& limits = snapshot->config().limits;
-  error_code ec;
-  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  const tcp::endpoint& peer = connection.peer;
 
   absl::StatusOr<tcp::endpoint> destination =
       listener.config.target.has_value() ? absl::StatusOr<tcp::endpoint>(*listener.config.target)
-                                         : net::OriginalDestination(socket);
+                                         : transport::OriginalDestination(socket);
   if (!destination.ok()) {
     LogRefusal(listener, peer, "?", "", std::string(destination.status().message()));
     co_return;
   }
-  const std::string dest_text = net::ToString(*destination);
+  connection.destination = *destination;
+  connection.destination_text = net::ToString(*destination);
+  const std::string& dest_text = connection.destination_text;
   // Compared in one spelling: a dual-stack socket reports ::ffff:a.b.c.d for what conntrack calls
   // a.b.c.d (the inbound side's loop, issue 16 item 8).
-  if (net::Canonical(*destination) == net::Canonical(listener.bound)) {
+  if (transport::Canonical(*destination) == transport::Canonical(listener.bound)) {
     LogRefusal(listener, peer, dest_text, "", "destination is this listener itself (a loop)");
     co_return;
   }
@@ -54,19 +61,20 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
                "(add it as a service, or set outbound.unknown_destinations: passthrough)");
     co_return;
   }
+  if (service != nullptr) {
+    connection.sni = service->sni;
+    connection.protocol = service->protocol == AppProtocol::kHttp ? filters::Protocol::kHttp
+                                                                  : filters::Protocol::kTcp;
+  }
   // Egress policy (NetworkPolicy) stops a connection at the client's own sidecar.
-  filters::RequestAttributes attributes =
-      OutboundAttributes(*snapshot, peer, *destination, service);
-  if (Verdict v = Authorize(*snapshot, attributes, absl::StrCat("proxy.", listener.config.name));
-      !v.allowed) {
-    stats.authz_denied.Inc();
-    LogRefusal(listener, peer, dest_text, "",
-               v.explanation.empty() ? v.reason : absl::StrCat(v.reason, "; ", v.explanation));
+  connection.attributes = OutboundAttributes(*snapshot, peer, *destination, service);
+  if (filter::FilterResult admitted =
+          filter::RunOnConnection(filter::OutboundNetworkFilters(), connection, *snapshot);
+      !admitted.proceeds()) {
+    LogRefusal(listener, peer, dest_text, "", std::string(admitted.why().message()));
     co_return;
   }
-  session.admission = std::make_unique<Session::Admission>(Session::Admission{
-      attributes, absl::StrCat("proxy.", listener.config.name),
-      absl::StrCat("from=", net::ToString(peer), " to=", dest_text), &stats.authz_denied});
+  session.admitted = &connection;
   // A virtual address is served by one of the service's endpoints, taken in turn.
   tcp::endpoint connect_to = *destination;
   if (service != nullptr && !service->endpoints.empty() &&
@@ -78,7 +86,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
                absl::StrCat("service ", service->name, " has no workload to serve it"));
     co_return;
   }
-  net::TcpStream downstream(std::move(socket));
+  transport::TcpStream downstream(std::move(socket));
   const std::shared_ptr<const tls::TlsContexts>& contexts = snapshot->tls();
   if (service != nullptr &&
       (contexts == nullptr || contexts->identity().leaf.not_after <= absl::Now())) {
@@ -90,20 +98,17 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     co_return;
   }
 
-  session.Track(&downstream, nullptr);
-  absl::StatusOr<tcp::socket> upstream_socket =
-      co_await ConnectUpstream(worker.io, connect_to, session, ToChrono(limits.connect_timeout));
-  session.Track(nullptr, nullptr);
+  absl::StatusOr<tcp::socket> upstream_socket = co_await ConnectUpstream(
+      worker.io, connect_to, std::nullopt, session, ToChrono(limits.connect_timeout), &downstream);
   if (!upstream_socket.ok()) {
     stats.upstream_connect_failed.Inc();
-    LOG_WARN(absl::StrCat("proxy.", listener.config.name),
-             "upstream unreachable from=", net::ToString(peer), " to=", dest_text,
-             " service=", Quote(service ? service->name : "-"),
+    LOG_WARN(connection.component, "upstream unreachable from=", net::ToString(peer),
+             " to=", dest_text, " service=", Quote(service ? service->name : "-"),
              " reason=", Quote(upstream_socket.status().message()));
     co_return;
   }
 
-  std::unique_ptr<net::Stream> upstream;
+  std::unique_ptr<transport::Stream> upstream;
   if (service != nullptr) {
     absl::StatusOr<std::unique_ptr<tls::TlsStream>> tls_stream =
         tls::TlsStream::Create(std::move(*upstream_socket), contexts, /*server=*/false,
@@ -112,10 +117,13 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
       LogRefusal(listener, peer, dest_text, "", std::string(tls_stream.status().message()));
       co_return;
     }
-    session.Track(&downstream, tls_stream->get());
-    session.Enter(Session::Phase::kHandshake, ToChrono(limits.handshake_timeout));
-    absl::Status handshake = co_await (*tls_stream)->Handshake();
-    session.Track(nullptr, nullptr);
+    absl::Status handshake;
+    {
+      Session::ScopedPhase handshaking(session, Session::Phase::kHandshake,
+                                       ToChrono(limits.handshake_timeout),
+                                       {&downstream, tls_stream->get()});
+      handshake = co_await (*tls_stream)->Handshake();
+    }
     if (!handshake.ok()) {
       stats.tls_handshake_failed.Inc();
       LogRefusal(
@@ -128,16 +136,15 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
     upstream = std::move(*tls_stream);
   } else {
     stats.plaintext_cx.Inc();
-    upstream = std::make_unique<net::TcpStream>(std::move(*upstream_socket));
+    upstream = std::make_unique<transport::TcpStream>(std::move(*upstream_socket));
   }
 
-  session.Establish(ToChrono(limits.idle_timeout));
-  std::string error = co_await Relay(downstream, *upstream, session, stats, worker.pool);
-  if (!error.empty()) {
+  absl::Status ended = co_await Relay(downstream, *upstream, session, ToChrono(limits.idle_timeout),
+                                      stats, worker.pool);
+  if (!ended.ok()) {
     stats.cx_error.Inc();
-    LOG_DEBUG(absl::StrCat("proxy.", listener.config.name),
-              "connection ended from=", net::ToString(peer), " to=", dest_text,
-              " reason=", Quote(error));
+    LOG_DEBUG(connection.component, "connection ended from=", net::ToString(peer),
+              " to=", dest_text, " reason=", Quote(ended.message()));
   }
 }
 

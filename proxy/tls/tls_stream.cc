@@ -88,8 +88,8 @@ awaitable<absl::Status> TlsStream::Handshake() {
     if (rc == 1) break;
     int err = SSL_get_error(ssl_.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      error_code ec = co_await Wait(err == SSL_ERROR_WANT_READ ? net::IoStatus::kWantRead
-                                                               : net::IoStatus::kWantWrite);
+      error_code ec = co_await Wait(err == SSL_ERROR_WANT_READ ? transport::IoStatus::kWantRead
+                                                               : transport::IoStatus::kWantWrite);
       if (ec) co_return absl::UnavailableError(absl::StrCat("TLS handshake: ", ec.message()));
       continue;
     }
@@ -118,56 +118,57 @@ awaitable<absl::Status> TlsStream::Handshake() {
   co_return absl::OkStatus();
 }
 
-net::IoResult TlsStream::Result(int rc, const char* op) {
+transport::IoResult TlsStream::Result(int rc, const char* op) {
   int err = SSL_get_error(ssl_.get(), rc);
   switch (err) {
     case SSL_ERROR_WANT_READ:
-      return {net::IoStatus::kWantRead, 0, {}};
+      return {transport::IoStatus::kWantRead, 0, {}};
     case SSL_ERROR_WANT_WRITE:
-      return {net::IoStatus::kWantWrite, 0, {}};
+      return {transport::IoStatus::kWantWrite, 0, {}};
     case SSL_ERROR_ZERO_RETURN:
-      return {net::IoStatus::kEof, 0, {}};
+      return {transport::IoStatus::kEof, 0, {}};
     case SSL_ERROR_SYSCALL: {
       int saved = errno;
       std::string detail = certs::DrainOpenSslErrors();
       if (detail.empty()) {
         detail = saved != 0 ? std::strerror(saved) : "connection closed without TLS close_notify";
       }
-      return {net::IoStatus::kError, 0, absl::StrCat("TLS ", op, ": ", detail)};
+      return {transport::IoStatus::kError, 0,
+              transport::StreamError(absl::StrCat("TLS ", op, ": ", detail))};
     }
     default:
-      return {net::IoStatus::kError, 0,
-              absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors())};
+      return {transport::IoStatus::kError, 0,
+              transport::StreamError(absl::StrCat("TLS ", op, ": ", certs::DrainOpenSslErrors()))};
   }
 }
 
-net::IoResult TlsStream::Read(char* data, size_t len) {
+transport::IoResult TlsStream::Read(char* data, size_t len) {
   ERR_clear_error();
   errno = 0;
   size_t n = 0;
   int rc = SSL_read_ex(ssl_.get(), data, len, &n);
-  if (rc == 1) return {net::IoStatus::kOk, n, {}};
+  if (rc == 1) return {transport::IoStatus::kOk, n, {}};
   return Result(rc, "read");
 }
 
-net::IoResult TlsStream::Write(const char* data, size_t len) {
+transport::IoResult TlsStream::Write(const char* data, size_t len) {
   ERR_clear_error();
   errno = 0;
   size_t n = 0;
   int rc = SSL_write_ex(ssl_.get(), data, len, &n);
-  if (rc == 1) return {net::IoStatus::kOk, n, {}};
+  if (rc == 1) return {transport::IoStatus::kOk, n, {}};
   return Result(rc, "write");
 }
 
-net::IoResult TlsStream::ShutdownWrite() {
+transport::IoResult TlsStream::ShutdownWrite() {
   // TLS 1.3 closes each direction on its own (RFC 8446 6.1): after our close_notify the peer may
   // keep sending, and SSL_read keeps working until its close_notify arrives.
   if (!shutdown_sent_) {
     ERR_clear_error();
     int rc = SSL_shutdown(ssl_.get());
     if (rc < 0) {
-      net::IoResult r = Result(rc, "shutdown");
-      if (r.status != net::IoStatus::kOk) return r;
+      transport::IoResult r = Result(rc, "shutdown");
+      if (r.status != transport::IoStatus::kOk) return r;
     }
     shutdown_sent_ = true;
   }

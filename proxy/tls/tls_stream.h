@@ -6,12 +6,12 @@
 
 #include "absl/status/statusor.h"
 #include "certs/openssl_ptr.h"
-#include "proxy/net/stream.h"
 #include "proxy/tls/tls_context.h"
+#include "proxy/transport/stream.h"
 
 namespace remora::proxy::tls {
 
-class TlsStream final : public net::Stream {
+class TlsStream final : public transport::Stream {
  public:
   // `contexts` must outlive the stream (the stream keeps a reference). `expected_identities`
   // (client side) must outlive the handshake.
@@ -23,9 +23,9 @@ class TlsStream final : public net::Stream {
   // problem, a missing client certificate, or what the peer refused about ours.
   awaitable<absl::Status> Handshake();
 
-  net::IoResult Read(char* data, size_t len) override;
-  net::IoResult Write(const char* data, size_t len) override;
-  net::IoResult ShutdownWrite() override;
+  transport::IoResult Read(char* data, size_t len) override;
+  transport::IoResult Write(const char* data, size_t len) override;
+  transport::IoResult ShutdownWrite() override;
 
   // Valid after a successful handshake.
   const certs::SpiffeId& peer_id() const { return *check_->peer_id; }
@@ -36,7 +36,7 @@ class TlsStream final : public net::Stream {
             std::unique_ptr<PeerCheck> check);
 
  private:
-  net::IoResult Result(int rc, const char* op);
+  transport::IoResult Result(int rc, const char* op);
 
   std::shared_ptr<const TlsContexts> contexts_;
   std::unique_ptr<PeerCheck> check_;

@@ -105,8 +105,8 @@ TEST_F(TlsStreamTest, ServerRefusesClientFromAnotherCa) {
 TEST_F(TlsStreamTest, HalfCloseKeepsTheOtherDirection) {
   Outcome o = Handshake(Contexts(ca_, client_w_), Contexts(ca_, web_), {});
   ASSERT_TRUE(o.client.ok() && o.server.ok());
-  ASSERT_EQ(client_->Write("ping", 4).status, net::IoStatus::kOk);
-  ASSERT_EQ(client_->ShutdownWrite().status, net::IoStatus::kOk);
+  ASSERT_EQ(client_->Write("ping", 4).status, transport::IoStatus::kOk);
+  ASSERT_EQ(client_->ShutdownWrite().status, transport::IoStatus::kOk);
   std::string got;
   bool eof = false;
   asio::co_spawn(
@@ -114,18 +114,18 @@ TEST_F(TlsStreamTest, HalfCloseKeepsTheOtherDirection) {
       [&]() -> awaitable<void> {
         char buf[64];
         while (!eof) {
-          net::IoResult r = server_->Read(buf, sizeof(buf));
-          if (r.status == net::IoStatus::kOk)
+          transport::IoResult r = server_->Read(buf, sizeof(buf));
+          if (r.status == transport::IoStatus::kOk)
             got.append(buf, r.bytes);
-          else if (r.status == net::IoStatus::kEof)
+          else if (r.status == transport::IoStatus::kEof)
             eof = true;
-          else if (r.status == net::IoStatus::kError)
+          else if (r.status == transport::IoStatus::kError)
             co_return;
           else
             co_await server_->Wait(r.status);
         }
         // After the client's close_notify the server still writes; the client still reads.
-        co_await net::WriteAll(*server_, "pong", 4);
+        co_await transport::WriteAll(*server_, "pong", 4);
       },
       asio::detached);
   io_.run();
@@ -138,10 +138,11 @@ TEST_F(TlsStreamTest, HalfCloseKeepsTheOtherDirection) {
       [&]() -> awaitable<void> {
         char buf[64];
         while (back.size() < 4) {
-          net::IoResult r = client_->Read(buf, sizeof(buf));
-          if (r.status == net::IoStatus::kOk)
+          transport::IoResult r = client_->Read(buf, sizeof(buf));
+          if (r.status == transport::IoStatus::kOk)
             back.append(buf, r.bytes);
-          else if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite)
+          else if (r.status == transport::IoStatus::kWantRead ||
+                   r.status == transport::IoStatus::kWantWrite)
             co_await client_->Wait(r.status);
           else
             co_return;
