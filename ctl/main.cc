@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "ctl/authz_command.h"
 #include "ctl/cert_command.h"
 #include "ctl/command.h"
@@ -35,15 +37,27 @@ std::string Usage() {
   return out;
 }
 
-// Holds gRPC initialized for the whole process and shuts it down on the main thread at the end.
-// Without it, the last channel's destructor starts gRPC's shutdown on a detached thread that can
-// still be running when main returns; that thread's OpenSSL 3 error state (904 bytes, freed only
-// when the thread exits) then shows up as a leak under LeakSanitizer (grpc/grpc#38539), and the
-// test that ran remoractl fails at random on a loaded machine.
+// Holds gRPC initialized for the whole process and makes the final shutdown happen here, on the
+// main thread, before main returns. gRPC 1.51 tears a destroyed channel down asynchronously, and
+// that teardown holds its own reference to the library; whoever drops the last reference runs
+// the shutdown, on a detached thread when it is not grpc_shutdown_blocking. An executor thread
+// still alive when the process exits leaves its OpenSSL 3 error state (904 bytes, freed only at
+// thread exit) behind, which LeakSanitizer reports as a leak (grpc/grpc#38539): remoractl failed
+// about 1 run in 60 under ASan. Here remoractl waits, bounded, until its own reference is the
+// last, so grpc_shutdown_blocking joins every gRPC thread. 1.51 has no completion signal for the
+// teardown (grpc_wait_for_shutdown_with_timeout came later), so it polls.
 class GrpcLifetime {
  public:
   GrpcLifetime() { grpc_init(); }
-  ~GrpcLifetime() { grpc_shutdown_blocking(); }
+  ~GrpcLifetime() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(2);
+    grpc_shutdown_blocking();
+    while (grpc_is_initialized() && absl::Now() < deadline) {
+      grpc_init();  // someone else still holds a reference: take ours back and let them finish
+      absl::SleepFor(absl::Milliseconds(5));
+      grpc_shutdown_blocking();
+    }
+  }
   GrpcLifetime(const GrpcLifetime&) = delete;
   GrpcLifetime& operator=(const GrpcLifetime&) = delete;
 };
