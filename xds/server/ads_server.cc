@@ -50,13 +50,15 @@ class AdsServer::Stream {
   bool Authenticate(const envoy::config::core::v3::Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string peer = context_->peer();
     std::vector<std::string> parts = absl::StrSplit(node.id(), '/');
-    auto refuse = [&](grpc::StatusCode code, const std::string& why) {
-      server_.stats_.streams_refused.Inc();
-      LOG_WARN("xds", "refused stream peer=", peer, " node=\"", node.id(), "\" reason=\"", why,
-               "\"");
-      FinishLocked(grpc::Status(code, why));
-      return false;
-    };
+    // Runs under Authenticate's lock; clang's thread-safety analysis needs to be told so.
+    auto refuse = [&](grpc::StatusCode code, const std::string& why)
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                        server_.stats_.streams_refused.Inc();
+                        LOG_WARN("xds", "refused stream peer=", peer, " node=\"", node.id(),
+                                 "\" reason=\"", why, "\"");
+                        FinishLocked(grpc::Status(code, why));
+                        return false;
+                      };
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
       return refuse(grpc::StatusCode::INVALID_ARGUMENT,
                     "node.id must be \"<namespace>/<workload name>\"");
@@ -247,7 +249,9 @@ class AdsServer::Stream {
     server_.Remove(this);
   }
 
-  std::string NextNonce() { return absl::StrCat(++nonce_counter_); }
+  std::string NextNonce() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return absl::StrCat(++nonce_counter_);
+  }
   void CountResponse() { server_.stats_.responses_sent.Inc(); }
 
   // Sends `type` if its content changed since the last send. Returns whether it sent.
