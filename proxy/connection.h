@@ -19,6 +19,10 @@
 
 namespace remora::proxy {
 
+namespace filter {
+class FilterChains;
+}  // namespace filter
+
 // One listener as a worker runs it.
 struct ListenerRuntime {
   ListenerConfig config;
@@ -55,6 +59,8 @@ struct WorkerResources {
   // original destination among them would make the proxy dial itself.
   const std::vector<tcp::endpoint>* own_endpoints = nullptr;
   FloodLog source_overload_log;
+  // The worker's filter chains; they outlive every connection it serves.
+  const filter::FilterChains* filters = nullptr;
 };
 
 // Connects to `to` from `source` (unset: the kernel chooses) within `timeout`: a kConnect phase of

@@ -22,7 +22,8 @@ Worker::Worker(int index, const Limits& limits, ProxyStats& proxy_stats,
       counts_(counts),
       pool_(static_cast<size_t>(limits.buffer_size), 256),
       work_(asio::make_work_guard(io_)),
-      resources_{io_, pool_, sessions_, proxy_stats_, 0, &snapshot_, &counts_, &own_endpoints_, {}},
+      resources_{io_,        pool_,    sessions_,       proxy_stats_, 0,
+                 &snapshot_, &counts_, &own_endpoints_, {},           &filters_},
       sweep_timer_(io_) {}
 
 Worker::~Worker() {

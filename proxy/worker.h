@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "proxy/connection.h"
+#include "proxy/filter/chains.h"
 
 namespace remora::proxy {
 
@@ -50,8 +51,10 @@ class Worker {
   std::atomic<int64_t>& active_connections_;
   ConnectionCounts& counts_;
   std::vector<tcp::endpoint> own_endpoints_;  // set by Start, before any connection
-  // Outlives io_: sessions still suspended when io_ is destroyed return their buffers here.
+  // Outlive io_: sessions still suspended when io_ is destroyed return their buffers here, and
+  // connections hold on to the filters that admitted them.
   transport::BufferPool pool_;
+  const filter::FilterChains filters_;
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   SessionList sessions_;

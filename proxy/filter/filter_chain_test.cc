@@ -132,8 +132,8 @@ TEST_F(FilterChainTest, TheCodecChecksRunAfterStatsAndBeforeAuthorization) {
   ConnectionContext connection = Inbound();
   connection.protocol = filters::Protocol::kHttp;
   HttpRequest request;
-  FilterResult r =
-      RunOnRequestHead(InboundHttpFilters(codec_checks), connection, request, *MakeSnapshot(false));
+  FilterResult r = RunOnRequestHead(FilterChains().inbound_http(codec_checks), connection, request,
+                                    *MakeSnapshot(false));
   EXPECT_EQ(r.kind(), FilterResult::Kind::kLocalReply);
   EXPECT_EQ(r.reply().status, 400u);
   EXPECT_TRUE(r.reply().close);

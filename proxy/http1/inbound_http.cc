@@ -170,7 +170,7 @@ awaitable<Http1Connection::Next> Http1Connection::ServeRequest() {
   // before it changed.
   Request::header_type& head = parser.get().base();
   RequestHeadChecks checks(head);
-  const filter::HttpFilterChain filters = filter::InboundHttpFilters(checks);
+  const filter::HttpFilterChain filters = worker_.filters->inbound_http(checks);
   filter::HttpRequest request{admitted_attributes_};
   const std::shared_ptr<const Snapshot> current =
       worker_.latest != nullptr ? *worker_.latest : snapshot_;

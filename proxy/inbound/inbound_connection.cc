@@ -229,7 +229,7 @@ awaitable<void> ServeInbound(tcp::socket socket, std::shared_ptr<const Snapshot>
                         port, connection.peer_identity);
   // Before the app sees a connection. On an HTTP port each request then meets the HTTP filters.
   if (filter::FilterResult admitted =
-          filter::RunOnConnection(filter::InboundNetworkFilters(), connection, *current);
+          filter::RunOnConnection(worker.filters->inbound(), connection, *current);
       !admitted.proceeds()) {
     LogRefusal(listener, connection.peer, connection.destination_text,
                connection.peer_identity.has_value() ? connection.peer_identity->str() : "",

@@ -69,7 +69,7 @@ awaitable<void> ServeOutbound(tcp::socket socket, std::shared_ptr<const Snapshot
   // Egress policy (NetworkPolicy) stops a connection at the client's own sidecar.
   connection.attributes = OutboundAttributes(*snapshot, peer, *destination, service);
   if (filter::FilterResult admitted =
-          filter::RunOnConnection(filter::OutboundNetworkFilters(), connection, *snapshot);
+          filter::RunOnConnection(worker.filters->outbound(), connection, *snapshot);
       !admitted.proceeds()) {
     LogRefusal(listener, peer, dest_text, "", std::string(admitted.why().message()));
     co_return;
