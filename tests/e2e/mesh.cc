@@ -100,6 +100,7 @@ absl::Status PlaceExecutable(const std::string& from, const std::string& to) {
 }
 
 std::string Tail(const std::string& text, int lines) {
+  if (text.empty()) return text;  // a log not written yet
   size_t at = text.size();
   for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i) {
     at = text.rfind('\n', at - 1);
@@ -134,17 +135,20 @@ std::string RandomHex(int bytes) {
 
 }  // namespace
 
-absl::StatusOr<Binaries> Binaries::FromRunfiles() {
-  std::string base;
+std::string RunfilesBase() {
   if (const char* srcdir = std::getenv("TEST_SRCDIR"); srcdir != nullptr) {
     const char* workspace = std::getenv("TEST_WORKSPACE");
-    base = absl::StrCat(srcdir, "/", workspace != nullptr ? workspace : "remora");
-  } else if (const char* runfiles = std::getenv("RUNFILES_DIR"); runfiles != nullptr) {
-    base = absl::StrCat(runfiles, "/remora");
-  } else {
-    std::error_code ec;
-    base = absl::StrCat(fs::read_symlink("/proc/self/exe", ec).string(), ".runfiles/remora");
+    return absl::StrCat(srcdir, "/", workspace != nullptr ? workspace : "remora");
   }
+  if (const char* runfiles = std::getenv("RUNFILES_DIR"); runfiles != nullptr) {
+    return absl::StrCat(runfiles, "/remora");
+  }
+  std::error_code ec;
+  return absl::StrCat(fs::read_symlink("/proc/self/exe", ec).string(), ".runfiles/remora");
+}
+
+absl::StatusOr<Binaries> Binaries::FromRunfiles() {
+  const std::string base = RunfilesBase();
   Binaries b{base + "/xds/remora-control", base + "/proxy/remora-proxy", base + "/ctl/remoractl",
              base + "/iptables-init/remora-init"};
   for (const std::string* path : {&b.control, &b.proxy, &b.ctl, &b.init}) {
@@ -345,12 +349,22 @@ absl::StatusOr<std::unique_ptr<Mesh>> Mesh::Start(MeshOptions options) {
     return s;
 
   const std::string ports_file = run_dir + "/control.ports";
-  absl::StatusOr<Subprocess> control = mesh->Launch(
-      {"setpriv", "--pdeathsig=KILL", "--", mesh->options_.binaries.control,
-       "--state-dir=" + mesh->state_dir(),
-       absl::StrCat("--listen=", mesh->network_.node_ip(), ":", mesh->options_.control_port),
-       "--admin=127.0.0.1:0", "--bound-ports-file=" + ports_file, "--debounce=5ms"},
-      "control.log");
+  std::vector<std::string> control_argv{
+      "setpriv",
+      "--pdeathsig=KILL",
+      "--",
+      mesh->options_.binaries.control,
+      "--state-dir=" + mesh->state_dir(),
+      absl::StrCat("--listen=", mesh->network_.node_ip(), ":", mesh->options_.control_port),
+      "--admin=127.0.0.1:0",
+      "--bound-ports-file=" + ports_file,
+      "--debounce=5ms"};
+  if (mesh->options_.control_args) {
+    absl::StatusOr<std::vector<std::string>> more = mesh->options_.control_args(*mesh);
+    if (!more.ok()) return more.status();
+    control_argv.insert(control_argv.end(), more->begin(), more->end());
+  }
+  absl::StatusOr<Subprocess> control = mesh->Launch(control_argv, "control.log");
   if (!control.ok()) return control.status();
   mesh->control_.emplace(std::move(*control));
   if (!testing::WaitFor(kStartTimeout,
@@ -369,6 +383,9 @@ absl::StatusOr<std::unique_ptr<Mesh>> Mesh::Start(MeshOptions options) {
                                             testing::ReadFileOrEmpty(ports_file)));
   }
   mesh->control_address_ = ports["grpc"].get<std::string>();
+  if (ports.contains("webhook") && ports["webhook"].is_string()) {
+    mesh->webhook_address_ = ports["webhook"].get<std::string>();
+  }
   return mesh;
 }
 
@@ -473,7 +490,34 @@ Pod* Mesh::pod(absl::string_view name) const {
   return nullptr;
 }
 
+absl::StatusOr<std::string> Mesh::PodVolume(const Pod& pod, const std::string& name) const {
+  const std::string pod_dir = absl::StrCat(run_dir_, "/pods/", pod.name());
+  const std::string dir = absl::StrCat(pod_dir, "/", name);
+  for (const std::string& d : {pod_dir, dir}) {
+    if (absl::Status s = MakeDir(d, 0700); !s.ok()) return s;
+    if (absl::Status s = GiveToProxy(d); !s.ok()) return s;
+  }
+  return dir;
+}
+
+absl::Status Mesh::WriteProxyFile(const std::string& dir, const std::string& file,
+                                  absl::string_view content) const {
+  const std::string path = absl::StrCat(dir, "/", file);
+  if (absl::Status s = WriteFile(path, content, 0600); !s.ok()) return s;
+  return GiveToProxy(path);
+}
+
 absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
+  absl::StatusOr<Pod*> added = AddPodNetwork(std::move(spec));
+  if (!added.ok()) return added.status();
+  Pod& pod = **added;
+  absl::StatusOr<PodLaunch> launch = Register(pod);
+  if (!launch.ok()) return launch.status();
+  if (absl::Status s = StartPod(pod, *launch); !s.ok()) return s;
+  return &pod;
+}
+
+absl::StatusOr<Pod*> Mesh::AddPodNetwork(PodSpec spec) {
   if (spec.service_account.empty()) spec.service_account = spec.name;
   if (spec.labels.empty()) spec.labels = {{"app", spec.name}};
   const int host = 2 + static_cast<int>(pods_.size());
@@ -496,7 +540,11 @@ absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
     }
   }
   pod.rules_before_init_ = pod.RulesSnapshot();
+  return &pod;
+}
 
+absl::StatusOr<PodLaunch> Mesh::Register(const Pod& pod) {
+  const PodSpec& spec = pod.spec();
   // 2. Registration, as Kubernetes would report the pod, and its bootstrap token.
   std::string ports;
   if (!spec.http_body.empty()) {
@@ -548,26 +596,38 @@ absl::StatusOr<Pod*> Mesh::AddPod(PodSpec spec) {
   for (const std::string& path : {dir, dir + "/token", dir + "/ca.pem", dir + "/proxy.yaml"}) {
     if (absl::Status s = GiveToProxy(path); !s.ok()) return s;
   }
-
-  // 3. The capture rules, then the proxy and the apps.
-  if (CommandResult r = pod.RemoraInit({}); !r.ok()) {
-    return absl::InternalError(absl::StrCat("remora-init in pod ", spec.name, " failed (exit ",
-                                            r.exit_code, "): ", r.err));
-  }
-  if (absl::Status s = StartPodProcesses(pod); !s.ok()) return s;
-  return &pod;
+  PodLaunch launch;
+  launch.proxy_args = {"--config=" + dir + "/proxy.yaml"};
+  return launch;
 }
 
-absl::Status Mesh::StartPodProcesses(Pod& pod) {
+absl::Status Mesh::StartPod(Pod& pod, const PodLaunch& launch) {
+  // 3. The capture rules, then the proxy and the apps.
+  if (CommandResult r = pod.RemoraInit(launch.init_flags); !r.ok()) {
+    return absl::InternalError(absl::StrCat("remora-init in pod ", pod.name(), " failed (exit ",
+                                            r.exit_code, "): ", r.err));
+  }
+  return StartPodProcesses(pod, launch);
+}
+
+absl::Status Mesh::StartPodProcesses(Pod& pod, const PodLaunch& launch) {
   const PodSpec& spec = pod.spec_;
   const std::string dir = absl::StrCat(run_dir_, "/pods/", spec.name);
   const std::string ns = pod.netns_.name();
   pod.proxy_log_path_ = absl::StrCat(log_dir(), "/", spec.name, "-proxy.log");
-  absl::StatusOr<Subprocess> proxy =
-      Launch({"ip", "netns", "exec", ns, "setpriv", "--pdeathsig=KILL",
-              absl::StrCat("--reuid=", kProxyUid), absl::StrCat("--regid=", kProxyUid),
-              "--clear-groups", "--", proxy_binary_, "--config=" + dir + "/proxy.yaml"},
-             spec.name + "-proxy.log");
+  std::vector<std::string> argv{"ip", "netns", "exec", ns};
+  if (!launch.proxy_env.empty()) {
+    argv.push_back("env");
+    for (const auto& [name, value] : launch.proxy_env) argv.push_back(name + "=" + value);
+  }
+  for (const std::string& a :
+       {std::string("setpriv"), std::string("--pdeathsig=KILL"),
+        absl::StrCat("--reuid=", kProxyUid), absl::StrCat("--regid=", kProxyUid),
+        std::string("--clear-groups"), std::string("--"), proxy_binary_}) {
+    argv.push_back(a);
+  }
+  argv.insert(argv.end(), launch.proxy_args.begin(), launch.proxy_args.end());
+  absl::StatusOr<Subprocess> proxy = Launch(argv, spec.name + "-proxy.log");
   if (!proxy.ok()) return proxy.status();
   pod.proxy_.emplace(std::move(*proxy));
   const std::string health = absl::StrCat(pod.ip_, ":", kHealthPort);

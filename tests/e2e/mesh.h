@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -64,6 +65,17 @@ struct MeshOptions {
   CommandObserver on_command;
   // When set, the logs are copied there before the run directory is removed.
   std::string save_logs_to;
+  // Called once the run directory and the bridge exist, before remora-control starts: returns more
+  // flags for it (Kubernetes mode: --kubeconfig, the webhook's, files written into run_dir()).
+  std::function<absl::StatusOr<std::vector<std::string>>(const Mesh&)> control_args;
+};
+
+// How the "kubelet" starts a pod's mesh containers when they come from somewhere else than
+// AddPod's own registration (Kubernetes mode: the injected container specs, see kube_mesh.h).
+struct PodLaunch {
+  std::vector<std::string> init_flags;                         // remora-init's arguments
+  std::vector<std::string> proxy_args;                         // remora-proxy's arguments
+  std::vector<std::pair<std::string, std::string>> proxy_env;  // its environment, in order
 };
 
 struct PodSpec {
@@ -178,6 +190,17 @@ class Mesh {
   // and veth, Workload registration and bootstrap token (remoractl), remora-init, remora-proxy
   // as UID 1337 (until it reports ready: certificate and configuration received), then the apps.
   absl::StatusOr<Pod*> AddPod(PodSpec spec);
+  // The two halves of AddPod without the registration, for a pod that Kubernetes describes:
+  // the namespace and its veth (the pod's address is known from here on), ...
+  absl::StatusOr<Pod*> AddPodNetwork(PodSpec spec);
+  // ... then remora-init with `launch.init_flags`, remora-proxy as UID 1337 with its arguments and
+  // environment (until it reports ready), then the apps.
+  absl::Status StartPod(Pod& pod, const PodLaunch& launch);
+  // <run>/pods/<pod>/<name>, a directory only the proxy's UID may read, as a kubelet's volume.
+  absl::StatusOr<std::string> PodVolume(const Pod& pod, const std::string& name) const;
+  // Writes `content` to `dir`/`file`, owned by the proxy's UID, mode 0600.
+  absl::Status WriteProxyFile(const std::string& dir, const std::string& file,
+                              absl::string_view content) const;
   Pod* pod(absl::string_view name) const;
   const std::vector<std::unique_ptr<Pod>>& pods() const { return pods_; }
 
@@ -199,6 +222,8 @@ class Mesh {
 
   const NodeNetwork& network() const { return network_; }
   const std::string& control_address() const { return control_address_; }
+  // Where remora-control serves the injection webhook (--webhook-listen); empty when it does not.
+  const std::string& webhook_address() const { return webhook_address_; }
   const std::string& run_dir() const { return run_dir_; }
   std::string log_dir() const { return run_dir_ + "/logs"; }
   std::string state_dir() const { return run_dir_ + "/control"; }
@@ -217,7 +242,10 @@ class Mesh {
       : options_(std::move(options)), run_dir_(std::move(run_dir)), network_(std::move(network)) {}
   absl::StatusOr<testing::Subprocess> Launch(const std::vector<std::string>& argv,
                                              const std::string& log_name) const;
-  absl::Status StartPodProcesses(Pod& pod);
+  // The embedded mode's registration: a Workload (remoractl apply), a bootstrap token, a proxy
+  // configuration file; returns how to start the proxy on them.
+  absl::StatusOr<PodLaunch> Register(const Pod& pod);
+  absl::Status StartPodProcesses(Pod& pod, const PodLaunch& launch);
 
   MeshOptions options_;
   std::string run_dir_;
@@ -227,8 +255,12 @@ class Mesh {
   std::string python_;
   std::optional<testing::Subprocess> control_;
   std::string control_address_;
+  std::string webhook_address_;
   std::vector<std::unique_ptr<Pod>> pods_;  // destroyed first (see ~Mesh)
 };
+
+// The directory of the running test's or binary's runfiles for this workspace.
+std::string RunfilesBase();
 
 // The value of one sample in Prometheus text, matched by metric name and a label fragment
 // (`listener="inbound"`); nullopt when absent.

@@ -16,6 +16,18 @@ spec:
   - {name: echo, port: 9000, targetPort: 9000, protocol: tcp}
 )";
 
+// The same service in Kubernetes mode, for `kubectl apply` (ports named for their protocol, as
+// Istio selects it); its EndpointSlice is KubeMesh::PublishEndpoints's.
+inline constexpr char kKubeWebService[] = R"(apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8080, targetPort: 8080}
+  - {name: echo, port: 9000, targetPort: 9000}
+)";
+
 // Only frontend's SPIFFE identity may call web (HTTP requests from others get 403).
 inline constexpr char kAllowFrontend[] = R"(apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
