@@ -27,16 +27,14 @@
 #include "absl/time/clock.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
+#include "examples/demo/kube_demo.h"
+#include "examples/demo/narration.h"
 #include "tests/e2e/mesh.h"
 #include "tests/e2e/pcap.h"
 #include "tests/e2e/shop_manifests.h"
 
 namespace remora::demo {
 namespace {
-
-using e2e::CommandResult;
-using e2e::Mesh;
-using e2e::Pod;
 
 constexpr char kUsage[] =
     "mesh-demo: a Remora mesh of three pods in network namespaces on this machine, narrated.\n"
@@ -45,168 +43,15 @@ constexpr char kUsage[] =
     "allowed call (TLS only on the wire), a call denied by an AuthorizationPolicy (403) and a TCP\n"
     "connection refused by a NetworkPolicy, and where to look. Needs root. Everything it creates\n"
     "is removed when it ends or on Ctrl-C; leftovers of an interrupted run are removed first.\n"
+    "With --kube, the same mesh in Kubernetes mode: an API server (a fake, driven by the real\n"
+    "kubectl), pods created with kubectl and injected by remora-control's webhook, certificates\n"
+    "by TokenReview, and policy changed with kubectl apply/delete.\n"
     "\n"
-    "usage: mesh-demo [--keep]";
+    "usage: mesh-demo [--kube] [--keep]";
 
 constexpr char kTag[] = "remora-demo";
 constexpr uint16_t kControlPort = 15012;  // Istio's xDS + CA port
 constexpr char kWebBody[] = "hello from web (served by python3 -m http.server, through Remora)\n";
-
-// --- Ctrl-C ------------------------------------------------------------------------------------
-// The first SIGINT/SIGTERM/SIGHUP asks the demo to stop after the current step and clean up; a
-// second one quits at once (the next run sweeps what is left).
-
-std::atomic<int> signals_received{0};
-
-void OnSignal(int) {
-  if (signals_received.fetch_add(1) == 0) {
-    constexpr char kMessage[] =
-        "\nmesh-demo: stopping after this step, then removing everything "
-        "(Ctrl-C again to quit at once)\n";
-    (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
-    return;
-  }
-  constexpr char kMessage[] = "\nmesh-demo: quitting now; the next run removes what is left\n";
-  (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
-  ::_exit(130);
-}
-
-void InstallSignalHandlers() {
-  struct sigaction action {};
-  action.sa_handler = OnSignal;
-  action.sa_flags = SA_RESTART;
-  ::sigemptyset(&action.sa_mask);
-  for (int signo : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signo, &action, nullptr);
-}
-
-bool Interrupted() { return signals_received.load() > 0; }
-
-absl::Status CheckInterrupted() {
-  return Interrupted() ? absl::CancelledError("interrupted") : absl::OkStatus();
-}
-
-// --- Narration ---------------------------------------------------------------------------------
-
-class Narrator {
- public:
-  explicit Narrator(bool color) : color_(color) {}
-
-  void Heading(absl::string_view text) {
-    std::cout << "\n" << Style("1") << "== " << text << Style("0") << "\n";
-  }
-  void Say(absl::string_view text) { std::cout << text << "\n"; }
-  void Yaml(absl::string_view yaml) {
-    for (absl::string_view line : absl::StrSplit(absl::StripTrailingAsciiWhitespace(yaml), '\n')) {
-      std::cout << "    " << Style("36") << line << Style("0") << "\n";
-    }
-  }
-  void Output(absl::string_view text, int max_lines = 40) {
-    int shown = 0;
-    std::vector<absl::string_view> lines =
-        absl::StrSplit(absl::StripTrailingAsciiWhitespace(text), '\n');
-    for (absl::string_view line : lines) {
-      if (++shown > max_lines) {
-        std::cout << "      ... (" << lines.size() - max_lines << " more lines)\n";
-        break;
-      }
-      std::cout << "      " << line << "\n";
-    }
-  }
-  // A log line, folded at its fields so it reads on a terminal.
-  void LogLine(absl::string_view line) {
-    std::string folded = absl::StrReplaceAll(line, {{" reason=", "\n        reason="},
-                                                    {" explain=", "\n        explain="},
-                                                    {" | ", "\n          | "}});
-    std::cout << "      " << Style("33") << folded << Style("0") << "\n";
-  }
-  void Result(bool as_expected, absl::string_view text) {
-    std::cout << "  " << (as_expected ? Style("32") : Style("31")) << "=> " << text << Style("0")
-              << "\n";
-  }
-
-  // The command as a person would type it: short program names, $RUN for this run's directory.
-  void Command(const std::vector<std::string>& argv) {
-    if (!show_commands) return;
-    // remoractl's connection flags are the same every time: $RUN/remoractl adds them.
-    const bool remoractl = !argv.empty() && absl::EndsWith(argv[0], "/remoractl");
-    std::vector<std::string> words;
-    for (const std::string& arg : argv) {
-      if (remoractl &&
-          (absl::StartsWith(arg, "--server=") || absl::StartsWith(arg, "--state-dir="))) {
-        continue;
-      }
-      std::string word = arg;
-      for (const auto& [from, to] : shortenings_) word = absl::StrReplaceAll(word, {{from, to}});
-      words.push_back(Quote(word));
-    }
-    std::cout << "  " << Style("2") << "$ " << absl::StrJoin(words, " ") << Style("0") << "\n";
-  }
-  void Shorten(std::string from, std::string to) {
-    shortenings_.emplace_back(std::move(from), std::move(to));
-  }
-
-  bool show_commands = true;
-
- private:
-  std::string Style(absl::string_view code) const {
-    return color_ ? absl::StrCat("\033[", code, "m") : "";
-  }
-  static std::string Quote(const std::string& word) {
-    if (!word.empty() && word.find_first_of(" '\"\\|&;<>(){}*?!#\n") == std::string::npos) {
-      return word;
-    }
-    return absl::StrCat("'", absl::StrReplaceAll(word, {{"'", "'\\''"}}), "'");
-  }
-
-  bool color_;
-  std::vector<std::pair<std::string, std::string>> shortenings_;
-};
-
-// What the mesh runs, narrated: every command, and the output of remoractl and remora-init.
-void Observe(Narrator& n, const std::vector<std::string>& argv, const CommandResult* result,
-             const e2e::Binaries& binaries) {
-  if (result == nullptr) {
-    n.Command(argv);
-    return;
-  }
-  if (!n.show_commands) return;
-  const bool ctl = argv[0] == binaries.ctl;
-  const bool init = std::find(argv.begin(), argv.end(), binaries.init) != argv.end();
-  if (!ctl && !init) return;
-  // remora-init prints the rules it applies on stdout and what it did on stderr.
-  n.Output(absl::StrCat(result->out, result->err));
-}
-
-// The last line of `log` that contains `needle`, waiting up to 5 s for it to be written.
-std::string LastLogLine(const std::string& path, const std::string& needle) {
-  std::string found;
-  testing::WaitFor(absl::Seconds(5), [&] {
-    for (absl::string_view line : absl::StrSplit(testing::ReadFileOrEmpty(path), '\n')) {
-      if (absl::StrContains(line, needle)) found = std::string(line);
-    }
-    return !found.empty();
-  });
-  return found.empty() ? absl::StrCat("(no line with \"", needle, "\" in ", path, ")") : found;
-}
-
-struct HttpCall {
-  std::string status_line;
-  std::string body;
-};
-
-// `curl -sS -i URL` inside `pod`: the status line and the body.
-absl::StatusOr<HttpCall> Curl(const Pod& pod, const std::string& url) {
-  CommandResult r = pod.Exec({"curl", "-sS", "-i", "--max-time", "10", url});
-  if (r.exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("curl failed: ", absl::StripAsciiWhitespace(r.err)));
-  }
-  HttpCall call;
-  call.status_line =
-      std::string(absl::StripTrailingAsciiWhitespace(r.out.substr(0, r.out.find('\n'))));
-  const size_t body = r.out.find("\r\n\r\n");
-  call.body = body == std::string::npos ? "" : r.out.substr(body + 4);
-  return call;
-}
 
 std::string TlsSummary(const std::vector<uint8_t>& types) {
   int handshake = 0, change = 0, data = 0, alert = 0;
@@ -237,7 +82,7 @@ class Demo {
     RETURN_IF_ERROR(CheckInterrupted());
     RETURN_IF_ERROR(RefusedConnection());
     WhereToLook();
-    if (keep_) return KeepRunning();
+    if (keep_) return KeepRunning(n_, *mesh_);
     return absl::OkStatus();
   }
 
@@ -278,7 +123,7 @@ class Demo {
     n_.Shorten(mesh_->run_dir(), "$RUN");
     for (const std::string& line : mesh_->swept())
       n_.Say("  removed a leftover of an earlier run: " + line);
-    RETURN_IF_ERROR(WriteRemoractlWrapper());
+    RETURN_IF_ERROR(WriteRemoractlWrapper(*mesh_));
     n_.Result(true,
               absl::StrCat("remora-control listens on ", mesh_->control_address(), "; the bridge ",
                            mesh_->network().bridge(), " is ", mesh_->network().subnet()));
@@ -289,19 +134,6 @@ class Demo {
     n_.Yaml(e2e::kWebService);
     ASSIGN_OR_RETURN(std::string applied, mesh_->Apply("web-service", e2e::kWebService, false));
     (void)applied;
-    return absl::OkStatus();
-  }
-
-  // $RUN/remoractl: remoractl with this control plane's address and operator credentials.
-  absl::Status WriteRemoractlWrapper() {
-    const std::string path = mesh_->run_dir() + "/remoractl";
-    std::vector<std::string> server = mesh_->RemoractlArgv({});
-    const std::string script =
-        absl::StrCat("#!/bin/sh\n# remoractl, pointed at the demo's control plane.\n",
-                     "[ $# -eq 0 ] && exec '", server[0], "'\n", "cmd=$1; shift\nexec '", server[0],
-                     "' \"$cmd\" '", server[1], "' '", server[2], "' \"$@\"\n");
-    testing::WriteFileOrDie(path, script);
-    if (::chmod(path.c_str(), 0755) != 0) return absl::UnavailableError("chmod " + path);
     return absl::OkStatus();
   }
 
@@ -475,22 +307,6 @@ class Demo {
     for (const auto& [what, command] : rows) n_.Say(absl::StrCat("  # ", what, "\n  ", command));
   }
 
-  absl::Status KeepRunning() {
-    n_.Heading("Running");
-    n_.Say(absl::StrCat("The mesh stays up. Press Ctrl-C (or kill -INT ", ::getpid(),
-                        ") to stop it and remove everything."));
-    while (!Interrupted()) {
-      absl::SleepFor(absl::Milliseconds(200));
-      for (const std::unique_ptr<Pod>& pod : mesh_->pods()) {
-        if (pod->proxy() != nullptr && !pod->proxy()->Running()) {
-          return absl::InternalError(
-              absl::StrCat("the proxy of pod ", pod->name(), " exited:\n", pod->proxy_log()));
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-
   Narrator& n_;
   bool keep_;
   std::unique_ptr<Mesh> mesh_;
@@ -498,8 +314,10 @@ class Demo {
 
 int Main(int argc, char** argv) {
   bool keep = false;
+  bool kube = false;
   FlagSet flags("mesh-demo", kUsage);
   flags.Bool("keep", &keep, "leave the mesh running until Ctrl-C");
+  flags.Bool("kube", &kube, "Kubernetes mode: kubectl, not remoractl, changes policy");
   std::vector<std::string> positional;
   absl::Status parsed = flags.Parse(argc, argv, &positional);
   if (absl::IsCancelled(parsed)) return 0;
@@ -525,13 +343,22 @@ int Main(int argc, char** argv) {
 
   std::cout << std::unitbuf;  // each line as it happens, also through a pipe (| tee)
   Narrator n(::isatty(STDOUT_FILENO) != 0);
-  n.Say("Remora demo: a service mesh of three pods in network namespaces on this machine.");
+  n.Say(kube ? "Remora demo, Kubernetes mode: three pods created with kubectl, in network "
+               "namespaces on this machine."
+             : "Remora demo: a service mesh of three pods in network namespaces on this machine.");
   n.Say(
       "It adds a bridge and namespaces of its own (and their processes), and removes them all when "
       "it ends.");
+  if (kube && std::getenv("TEST_SRCDIR") == nullptr) {
+    // The fake API server's script is found through the runfiles, as in a test.
+    const std::string base = e2e::RunfilesBase();
+    ::setenv("TEST_SRCDIR", base.substr(0, base.rfind('/')).c_str(), 1);
+    ::setenv("TEST_WORKSPACE", "remora", 1);
+  }
   const absl::Time start = absl::Now();
   Demo demo(n, keep);
-  absl::Status result = demo.Run();
+  KubeDemo kube_demo(n, keep);
+  absl::Status result = kube ? kube_demo.Run() : demo.Run();
   int code = 0;
   if (absl::IsCancelled(result)) {
     code = keep ? 0 : 130;
@@ -540,13 +367,16 @@ int Main(int argc, char** argv) {
     std::cerr << "\nmesh-demo: " << result.message() << "\n";
     if (demo.mesh() != nullptr)
       std::cerr << "\nThe last lines of each log:\n" << demo.mesh()->LogTails();
+    if (kube_demo.kube() != nullptr)
+      std::cerr << "\nThe last lines of each log:\n" << kube_demo.kube()->LogTails();
     code = 1;
   } else if (!keep) {
     n.Heading(absl::StrCat("Done in ", absl::FormatDuration(absl::Trunc(absl::Now() - start,
                                                                         absl::Milliseconds(100)))));
-    n.Say(
+    n.Say(absl::StrCat(
         "Stopping the proxies, the apps and the control plane, and removing the namespaces, the "
-        "bridge and $RUN.\nRun `tools/demo --keep` to leave the mesh running and explore it.");
+        "bridge and $RUN.\nRun `tools/demo ",
+        kube ? "--kube " : "", "--keep` to leave the mesh running and explore it."));
   }
   if (keep || code != 0) n.Say("\nStopping everything and removing what the demo created.");
   // `demo` goes out of scope here, and with it the mesh: processes, namespaces, bridge, files.

@@ -159,6 +159,11 @@ std::string ExpandKubernetesVars(const std::string& text,
 }
 
 absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
+  if (iptables_init::FindProgram("kubectl").empty()) {
+    return absl::FailedPreconditionError(
+        "Kubernetes mode needs kubectl (>= 1.24) on PATH: Debian's kubernetes-client, or the "
+        "upstream binary in /usr/bin (tools/install-deps says which)");
+  }
   std::unique_ptr<KubeMesh> kube(new KubeMesh());
   KubeMesh* self = kube.get();
   // remora-control's xDS/CA port must be known before it starts: the injector writes it into
@@ -306,7 +311,9 @@ absl::StatusOr<Pod*> KubeMesh::AddPod(PodSpec spec) {
       Kubectl({"patch", "pod", s.name, "-n", s.ns, "--subresource=status", "--type=merge", "-p",
                absl::StrCat(R"({"status":{"phase":"Running","podIP":")", pod.ip(),
                             R"(","hostIP":")", mesh_->network().node_ip(),
-                            R"(","conditions":[{"type":"Ready","status":"True"}]}})")});
+                            R"(","conditions":[{"type":"Ready","status":"True"}],)",
+                            R"("containerStatuses":[{"name":"app","ready":true,"started":true,)",
+                            R"("restartCount":0,"state":{"running":{}}}]}})")});
   if (absl::Status st = Ran(patched, "kubectl patch pod --subresource=status"); !st.ok()) return st;
   stored["status"]["podIP"] = pod.ip();
   stored["status"]["phase"] = "Running";
