@@ -111,11 +111,14 @@ absl::StatusOr<std::string> FieldOf(const json& pod, const std::string& field_pa
 // The containers of the stored pod that the webhook added: the proxy is a native sidecar (an
 // init container with restartPolicy Always) or a classic first container.
 const json* Container(const json& pod, absl::string_view name) {
-  const json& spec = pod["spec"];
-  if (spec.contains("initContainers")) {
-    if (const json* c = Find(spec["initContainers"], name); c != nullptr) return c;
+  auto spec = pod.find("spec");
+  if (spec == pod.end()) return nullptr;
+  for (const char* list : {"initContainers", "containers"}) {
+    auto it = spec->find(list);
+    if (it == spec->end()) continue;
+    if (const json* c = Find(*it, name); c != nullptr) return c;
   }
-  return spec.contains("containers") ? Find(spec["containers"], name) : nullptr;
+  return nullptr;
 }
 
 std::vector<std::string> Strings(const json& array) {
@@ -360,7 +363,7 @@ absl::StatusOr<std::string> KubeMesh::MountVolume(const Pod& pod, const json& st
       std::vector<std::string> args{
           "create",
           "token",
-          stored["spec"].value("serviceAccountName", "default"),
+          stored.value("spec", json::object()).value("serviceAccountName", "default"),
           "-n",
           ns,
           "--bound-object-kind=Pod",
@@ -395,7 +398,9 @@ absl::StatusOr<std::string> KubeMesh::MountVolume(const Pod& pod, const json& st
       mesh_->Tell(KubectlArgv({"get", "configmap", cm_name, "-n", ns, "-o", "json"}));
       std::vector<std::pair<std::string, std::string>> files;
       if (cm.contains("items")) {
-        for (const json& item : cm["items"]) files.emplace_back(item["key"], item["path"]);
+        for (const json& item : cm["items"]) {
+          files.emplace_back(item.value("key", ""), item.value("path", ""));
+        }
       } else {
         for (const auto& [key, value] : data["data"].items()) files.emplace_back(key, key);
       }
@@ -434,7 +439,10 @@ absl::StatusOr<PodLaunch> KubeMesh::Kubelet(Pod& pod, const json& stored) {
   // rewritten to it (the pod shares the node's file system: no mount namespace here).
   std::vector<std::pair<std::string, std::string>> mounts;  // mountPath -> directory
   for (const json& m : proxy.value("volumeMounts", json::array())) {
-    const json* volume = Find(stored["spec"]["volumes"], m.value("name", ""));
+    const json* volume = nullptr;
+    if (auto spec = stored.find("spec"); spec != stored.end() && spec->contains("volumes")) {
+      volume = Find(spec->at("volumes"), m.value("name", ""));
+    }
     if (volume == nullptr) {
       return absl::NotFoundError(
           absl::StrCat("pod ", pod.key(), ": volumeMount ", m.dump(), " names no volume"));
@@ -464,10 +472,10 @@ absl::StatusOr<PodLaunch> KubeMesh::Kubelet(Pod& pod, const json& stored) {
     }
     launch.proxy_env.emplace_back(name, value);
   }
-  for (const std::string& a : Strings(proxy["args"])) {
+  for (const std::string& a : Strings(proxy.value("args", json::array()))) {
     launch.proxy_args.push_back(remount(ExpandKubernetesVars(a, launch.proxy_env)));
   }
-  launch.init_flags = Strings(init["args"]);
+  launch.init_flags = Strings(init.value("args", json::array()));
   return launch;
 }
 
@@ -490,8 +498,10 @@ absl::Status KubeMesh::PublishEndpoints(const std::string& service,
                 {"endpoints", json::array()}};
   for (const json& p : svc["spec"].value("ports", json::array())) {
     json port = {{"name", p.value("name", "")}, {"protocol", p.value("protocol", "TCP")}};
-    port["port"] =
-        p.contains("targetPort") && p["targetPort"].is_number() ? p["targetPort"] : p["port"];
+    // An EndpointSlice lists the pods' ports: the Service's targetPort when it is a number.
+    port["port"] = p.contains("targetPort") && p["targetPort"].is_number()
+                       ? p["targetPort"].get<int>()
+                       : p.value("port", 0);
     slice["ports"].push_back(port);
   }
   for (const Pod* pod : pods) {
