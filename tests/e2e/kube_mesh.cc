@@ -182,6 +182,8 @@ absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
     testing::FakeApiServerOptions fake;
     fake.dir = dir;
     fake.extra_args = {"--bookmark-interval=1"};
+    // Like every process of the mesh: it dies with the test (or demo) if that is killed.
+    fake.launcher = {"/usr/bin/setpriv", "--pdeathsig=KILL", "--"};
     mesh.Tell({"python3", "tests/kube/fake_apiserver.py", "--kubeconfig=" + dir + "/kubeconfig"});
     absl::StatusOr<std::unique_ptr<testing::FakeApiServer>> server =
         testing::FakeApiServer::Start(fake);

@@ -31,9 +31,12 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(FakeApiServe
   s->kubeconfig_ = s->dir_ + "/kubeconfig";
   const std::string ready = s->dir_ + "/ready.json";
   ::unlink(ready.c_str());
-  std::vector<std::string> argv = {kPython, Runfile("tests/kube/fake_apiserver.py"),
-                                   "--kubeconfig=" + s->kubeconfig_, "--ready-file=" + ready,
-                                   "--cert-dir=" + s->dir_ + "/certs"};
+  std::vector<std::string> argv = options.launcher;
+  for (const std::string& arg : {std::string(kPython), Runfile("tests/kube/fake_apiserver.py"),
+                                 "--kubeconfig=" + s->kubeconfig_, "--ready-file=" + ready,
+                                 "--cert-dir=" + s->dir_ + "/certs"}) {
+    argv.push_back(arg);
+  }
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   auto process = Subprocess::Start(argv, s->dir_ + "/server.log");
   if (!process.ok()) return process.status();

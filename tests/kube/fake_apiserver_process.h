@@ -22,6 +22,9 @@ struct FakeApiServerOptions {
   std::vector<std::string> extra_args;
   // Working directory (certificates, kubeconfig, log); default: TestDir("fake-apiserver-N").
   std::string dir;
+  // Put before the python3 command line, e.g. {"/usr/bin/setpriv", "--pdeathsig=KILL", "--"} so
+  // that the server dies with a test process that is killed (it execs: the pid stays the same).
+  std::vector<std::string> launcher;
   absl::Duration start_timeout = absl::Seconds(60);
 };
 
