@@ -7,6 +7,7 @@
 // wait polls an observable condition.
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/file.h"
 #include "gmock/gmock.h"
@@ -45,28 +46,41 @@ spec:
 class KubeWebhookTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    StartKube();
+    absl::StatusOr<std::string> webhook = ReadFile(Runfile("examples/kubernetes/30-webhook.yaml"));
+    ASSERT_TRUE(webhook.ok()) << webhook.status();
+    Install(*webhook, {}, kWebhookHost, "remora-sidecar-injector");
+  }
+
+  void StartKube() {
     dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     absl::StatusOr<std::unique_ptr<FakeApiServer>> kube = FakeApiServer::Start();
     ASSERT_TRUE(kube.ok()) << kube.status();
     kube_ = std::move(*kube);
-    absl::StatusOr<std::string> webhook = ReadFile(Runfile("examples/kubernetes/30-webhook.yaml"));
-    ASSERT_TRUE(webhook.ok()) << webhook.status();
-    KubectlResult applied = kube_->KubectlApply(*webhook + "---\n" + InjectedNamespace());
-    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  }
 
-    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control = ControlPlaneProcess::Start(
-        dir_, 0,
-        {absl::StrCat("--kubeconfig=", kube_->kubeconfig_path()), "--webhook-listen=127.0.0.1:0"});
+  // Applies the webhook configuration `webhook_yaml` (named `config_name`) and the injected
+  // namespace, starts remora-control in Kubernetes mode with `args`, and has the API server dial
+  // `host` (the configuration's Service, host:port) at the control plane's webhook port.
+  void Install(const std::string& webhook_yaml, std::vector<std::string> args,
+               const std::string& host, const std::string& config_name) {
+    config_name_ = config_name;
+    KubectlResult applied = kube_->KubectlApply(webhook_yaml + "---\n" + InjectedNamespace());
+    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+    args.push_back(absl::StrCat("--kubeconfig=", kube_->kubeconfig_path()));
+    args.push_back("--webhook-listen=127.0.0.1:0");
+    absl::StatusOr<std::unique_ptr<ControlPlaneProcess>> control =
+        ControlPlaneProcess::Start(dir_, 0, args);
     ASSERT_TRUE(control.ok()) << control.status();
     control_ = std::move(*control);
     ASSERT_FALSE(control_->webhook().empty());
-    ASSERT_TRUE(kube_->MapWebhookHost(kWebhookHost, control_->webhook()).ok());
+    ASSERT_TRUE(kube_->MapWebhookHost(host, control_->webhook()).ok());
   }
 
   // The caBundle of each webhook of the configuration, decoded ("" for an empty one).
   std::vector<std::string> CaBundles() {
     KubectlResult got =
-        kube_->Kubectl({"get", "mutatingwebhookconfiguration", "remora-sidecar-injector", "-o",
+        kube_->Kubectl({"get", "mutatingwebhookconfiguration", config_name_, "-o",
                         "jsonpath={range .webhooks[*]}[{.clientConfig.caBundle}]{end}"});
     std::vector<std::string> out;
     if (got.exit_code != 0) return out;
@@ -104,6 +118,7 @@ class KubeWebhookTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string config_name_;
   std::unique_ptr<FakeApiServer> kube_;
   std::unique_ptr<ControlPlaneProcess> control_;
 };
@@ -134,7 +149,9 @@ TEST_F(KubeWebhookTest, CaBundleFollowsARootRotationAndTheWebhookStaysTrusted) {
   // add: the new root joins the bundle (the old one still signs).
   CommandResult add = Remoractl(*control_, {"ca", "rotate", "--step=add", "--wait"});
   ASSERT_EQ(add.exit_code, 0) << add.output;
-  ASSERT_NE(ControlBundle(), before);
+  // The control plane rewrites its bundle file just after answering.
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] { return ControlBundle() != before; }));
+  const std::string both = ControlBundle();
   ASSERT_TRUE(WaitForCaBundleCurrent()) << control_->Log();
   // switch: the webhook's certificate is reissued from the new root, which caBundle holds.
   CommandResult sw = Remoractl(*control_, {"ca", "rotate", "--step=switch", "--wait"});
@@ -144,8 +161,35 @@ TEST_F(KubeWebhookTest, CaBundleFollowsARootRotationAndTheWebhookStaysTrusted) {
   // from it would now be refused.
   CommandResult retire = Remoractl(*control_, {"ca", "rotate", "--step=retire", "--wait"});
   ASSERT_EQ(retire.exit_code, 0) << retire.output;
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] { return ControlBundle() != both; }));
   ASSERT_TRUE(WaitForCaBundleCurrent()) << control_->Log();
+  EXPECT_EQ(CaBundles()[0].find("BEGIN CERTIFICATE", 6), std::string::npos);  // one root left
   ExpectCreatedInjected("web-3");
+}
+
+// The names are flags: another namespace, Service and configuration name reach the certificate's
+// DNS names and the configuration that is kept.
+class KubeWebhookNamesTest : public KubeWebhookTest {
+ protected:
+  void SetUp() override {
+    StartKube();
+    absl::StatusOr<std::string> webhook = ReadFile(Runfile("examples/kubernetes/30-webhook.yaml"));
+    ASSERT_TRUE(webhook.ok()) << webhook.status();
+    const std::string renamed =
+        absl::StrReplaceAll(*webhook, {{"name: remora-sidecar-injector", "name: mesh-injector"},
+                                       {"name: remora-control", "name: injector"},
+                                       {"namespace: remora-system", "namespace: mesh"}});
+    ASSERT_NE(renamed, *webhook);
+    Install(renamed,
+            {"--namespace=mesh", "--service-name=injector", "--webhook-config-name=mesh-injector"},
+            "injector.mesh.svc:15017", "mesh-injector");
+  }
+};
+
+TEST_F(KubeWebhookNamesTest, ServesTheNamesOfItsFlagsAndKeepsThatConfiguration) {
+  ASSERT_TRUE(WaitForCaBundleCurrent()) << ::testing::PrintToString(CaBundles()) << "\n"
+                                        << control_->Log();
+  ExpectCreatedInjected("web-0");
 }
 
 }  // namespace
