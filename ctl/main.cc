@@ -11,6 +11,7 @@
 #include "ctl/cert_command.h"
 #include "ctl/command.h"
 #include "ctl/config_commands.h"
+#include "ctl/install_command.h"
 #include "ctl/kube_inject_command.h"
 
 namespace remora::ctl {
@@ -23,8 +24,9 @@ int Fail(int code, const std::string& message) {
 namespace {
 
 std::vector<Command> Commands() {
-  return {ApplyCommand(), DeleteCommand(), GetCommand(), ProxyStatusCommand(), ProxyConfigCommand(),
-          AuthzCommand(), TokenCommand(),  CaCommand(),  CertCommand(),        KubeInjectCommand()};
+  return {ApplyCommand(),       DeleteCommand(),     GetCommand(),     ProxyStatusCommand(),
+          ProxyConfigCommand(), AuthzCommand(),      TokenCommand(),   CaCommand(),
+          CertCommand(),        KubeInjectCommand(), InstallCommand(), UninstallCommand()};
 }
 
 std::string Usage() {

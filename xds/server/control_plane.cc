@@ -47,11 +47,23 @@ ControlPlane::~ControlPlane() {
   }
   if (grpc_ != nullptr) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   if (kube_sync_ != nullptr) kube_sync_->Stop();
+  if (webhook_ca_bundle_ != nullptr) webhook_ca_bundle_->Stop();
   if (ads_ != nullptr) ads_->Stop();
 }
 
+absl::Status ControlPlane::RefreshServing(absl::Time now) {
+  const absl::Time renew_at = serving_->renew_at();
+  absl::Status s = serving_->Refresh(now);
+  // Reissued: a webhook serving these files switches now rather than at its next poll.
+  if (s.ok() && serving_->renew_at() != renew_at && webhook_ != nullptr &&
+      options_.webhook_cert.empty()) {
+    (void)webhook_->ReloadCertificate();
+  }
+  return s;
+}
+
 void ControlPlane::OnCaChange() {
-  if (absl::Status s = serving_->Refresh(absl::Now()); !s.ok()) {
+  if (absl::Status s = RefreshServing(absl::Now()); !s.ok()) {
     LOG_ERROR("control", "cannot renew the serving certificate: ", s.message());
   }
   // Also publish the new bundle for clients that bootstrap from the state directory.
@@ -59,6 +71,7 @@ void ControlPlane::OnCaChange() {
                         0644);
   ads_->Refresh();
   if (root_publisher_ != nullptr) root_publisher_->Republish();
+  if (webhook_ca_bundle_ != nullptr) webhook_ca_bundle_->Refresh();
 }
 
 absl::StatusOr<int> ControlPlane::StartDevPort() {
@@ -85,16 +98,8 @@ absl::StatusOr<int> ControlPlane::StartDevPort() {
 }
 
 absl::Status ControlPlane::StartKube() {
-  absl::StatusOr<kube::ClusterConfig> config =
-      options_.kubeconfig.empty()
-          ? kube::InClusterConfig(kube::ProcessEnv)
-          : kube::LoadKubeconfig(options_.kubeconfig, options_.kube_context);
-  if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        absl::StrCat("Kubernetes mode: ", config.status().message()));
-  }
   absl::StatusOr<std::shared_ptr<kube::ApiClient>> client =
-      kube::ApiClient::New(io_.get_executor(), std::move(*config));
+      kube::ApiClient::New(io_.get_executor(), std::move(*kube_config_));
   if (!client.ok()) return client.status();
   kube_client_ = std::move(*client);
   kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace);
@@ -109,6 +114,23 @@ absl::Status ControlPlane::Start() {
   if (::mkdir(options_.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::UnavailableError(absl::StrCat("cannot create state directory ", options_.state_dir,
                                                ": ", std::strerror(errno)));
+  }
+  if (options_.kube_mode()) {
+    absl::StatusOr<kube::ClusterConfig> config =
+        options_.kubeconfig.empty()
+            ? kube::InClusterConfig(kube::ProcessEnv)
+            : kube::LoadKubeconfig(options_.kubeconfig, options_.kube_context);
+    if (!config.ok()) {
+      return absl::Status(config.status().code(),
+                          absl::StrCat("Kubernetes mode: ", config.status().message()));
+    }
+    // In a pod the control plane's namespace is the pod's (the `namespace` file or POD_NAMESPACE,
+    // as client-go reads it), unless --namespace says otherwise. A kubeconfig's namespace is the
+    // operator's, not the control plane's.
+    if (options_.in_cluster && options_.namespace_from_cluster) {
+      options_.own_namespace = config->default_namespace;
+    }
+    kube_config_ = std::move(*config);
   }
   const absl::Time now = absl::Now();
   certs::CaOptions ca_options;
@@ -140,9 +162,12 @@ absl::Status ControlPlane::Start() {
   serving.dir = options_.state_dir + "/serving";
   serving.spiffe_id = absl::StrCat("spiffe://", options_.trust_domain, "/ns/",
                                    options_.own_namespace, "/sa/remora-control");
+  // The names the API server dials for the webhook (clientConfig.service: <name>.<ns>.svc) and
+  // proxies for xDS.
   serving.dns_names = {
-      absl::StrCat("remora-control.", options_.own_namespace, ".svc"),
-      absl::StrCat("remora-control.", options_.own_namespace, ".svc.cluster.local"), "localhost"};
+      absl::StrCat(options_.service_name, ".", options_.own_namespace, ".svc"),
+      absl::StrCat(options_.service_name, ".", options_.own_namespace, ".svc.cluster.local"),
+      "localhost"};
   serving.lifetime = std::min(options_.cert_lifetime, absl::Hours(24));
   serving_ = std::make_unique<ServingIdentity>(*ca_, serving);
   if (absl::Status s = serving_->Refresh(now); !s.ok()) return s;
@@ -269,6 +294,16 @@ absl::Status ControlPlane::Start() {
     webhook_ = std::move(*server);
     if (absl::Status s = webhook_->Start(); !s.ok()) return s;
     ports["webhook"] = net::ToString(webhook_->bound());
+    // The API server must trust the certificate we issued ourselves: keep the webhook
+    // configuration's caBundle on our roots. With an operator's certificate (--webhook-cert) its
+    // caBundle is the operator's (or cert-manager's) to manage.
+    if (kube_client_ != nullptr && options_.webhook_cert.empty() &&
+        !options_.webhook_config_name.empty()) {
+      webhook_ca_bundle_ = std::make_shared<WebhookCaBundlePatcher>(
+          kube_client_, options_.webhook_config_name,
+          [this] { return absl::StrJoin(ca_->BundlePem(), ""); });
+      webhook_ca_bundle_->Start();
+    }
   }
   if (!options_.bound_ports_file.empty()) {
     if (absl::Status s = WriteFileAtomic(options_.bound_ports_file, ports.dump() + "\n", 0644);
@@ -299,7 +334,7 @@ awaitable<void> ControlPlane::Maintenance() {
                    absl::Milliseconds(1))));
     auto [ec] = co_await timer.async_wait(kUseTuple);
     if (ec) co_return;
-    absl::Status s = serving_->Refresh(absl::Now());
+    absl::Status s = RefreshServing(absl::Now());
     retry = s.ok() ? absl::ZeroDuration()
                    : std::min(std::max(retry * 2, absl::Seconds(1)), absl::Seconds(10));
     if (!s.ok()) {
@@ -326,6 +361,7 @@ absl::Status ControlPlane::Run() {
     dev_grpc_.reset();
   }
   if (kube_sync_ != nullptr) kube_sync_->Stop();
+  if (webhook_ca_bundle_ != nullptr) webhook_ca_bundle_->Stop();
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc_.reset();
   ads_->Stop();

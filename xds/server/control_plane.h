@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -19,6 +20,7 @@
 #include "net/asio.h"
 #include "xds/kube/kube_sync.h"
 #include "xds/kube/root_cert_publisher.h"
+#include "xds/kube/webhook_ca_bundle.h"
 #include "xds/server/ads_server.h"
 #include "xds/server/ca_service.h"
 #include "xds/server/operator_auth.h"
@@ -39,6 +41,17 @@ struct ControlPlaneOptions {
   std::string admin_listen = "127.0.0.1:15014";  // /ready, /stats/prometheus; "" = off
   std::string root_namespace = "remora-system";
   std::string own_namespace = "remora-system";
+  // In a pod without --namespace: the pod's namespace (in-cluster configuration) replaces
+  // own_namespace.
+  bool namespace_from_cluster = false;
+  // The Service in front of the control plane: the serving certificate (gRPC and the webhook)
+  // names <service_name>.<own_namespace>.svc[.cluster.local], the names proxies and the API
+  // server dial.
+  std::string service_name = "remora-control";
+  // Kubernetes mode, webhook served with the control plane's own certificate: the
+  // MutatingWebhookConfiguration whose caBundle is kept equal to the mesh roots; "" = never touch
+  // it (e.g. cert-manager's CA injector owns it).
+  std::string webhook_config_name = "remora-sidecar-injector";
   absl::Duration debounce = absl::Milliseconds(10);
   absl::Duration cert_lifetime = absl::Hours(24);
   absl::Duration max_cert_lifetime = absl::Hours(24 * 30);
@@ -74,6 +87,9 @@ class ControlPlane {
   absl::StatusOr<int> StartDevPort();
   // Kubernetes mode: the API client and the informers that fill the store.
   absl::Status StartKube();
+  // Renews the serving certificate when due or stale against the CA; a webhook serving it
+  // reloads it at once.
+  absl::Status RefreshServing(absl::Time now);
   void OnCaChange();
   awaitable<void> Maintenance();
 
@@ -100,6 +116,8 @@ class ControlPlane {
   std::shared_ptr<kube::ApiClient> kube_client_;  // Kubernetes mode only
   std::unique_ptr<KubeSync> kube_sync_;
   std::shared_ptr<RootCertPublisher> root_publisher_;
+  std::optional<kube::ClusterConfig> kube_config_;  // loaded first, used by StartKube
+  std::shared_ptr<WebhookCaBundlePatcher> webhook_ca_bundle_;
   bool ready_ = false;
 };
 

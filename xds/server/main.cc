@@ -34,7 +34,17 @@ int main(int argc, char** argv) {
                "plaintext xDS, and nothing else, for development only (host:port; empty = off)");
   flags.String("admin", &o.admin_listen, "health and metrics (host:port; empty = off)");
   flags.String("root-namespace", &o.root_namespace, "namespace whose policies apply mesh-wide");
-  flags.String("namespace", &o.own_namespace, "namespace the control plane runs in");
+  std::string own_namespace;
+  flags.String("namespace", &own_namespace,
+               "namespace the control plane runs in (default: in a pod, the pod's; otherwise "
+               "remora-system)");
+  flags.String("service-name", &o.service_name,
+               "the control plane's Service: its serving certificate names "
+               "NAME.NAMESPACE.svc[.cluster.local], which proxies and the API server dial");
+  flags.String("webhook-config-name", &o.webhook_config_name,
+               "Kubernetes mode: the MutatingWebhookConfiguration whose caBundle is kept equal to "
+               "the mesh roots when the webhook serves the control plane's own certificate (empty "
+               "= leave it alone)");
   flags.Duration("debounce", &o.debounce, "how long pushes wait to coalesce changes");
   flags.Duration("cert-lifetime", &o.cert_lifetime, "default workload certificate lifetime");
   flags.Duration("max-cert-lifetime", &o.max_cert_lifetime,
@@ -77,6 +87,11 @@ int main(int argc, char** argv) {
   if (!o.kube_context.empty() && o.kubeconfig.empty()) {
     std::cerr << "remora-control: --kube-context needs --kubeconfig\n";
     return remora::kExitUsage;
+  }
+  if (own_namespace.empty()) {
+    o.namespace_from_cluster = true;
+  } else {
+    o.own_namespace = own_namespace;
   }
   // In a pod, as client-go's rest.InClusterConfig: the service host the kubelet sets.
   const char* service_host = std::getenv("KUBERNETES_SERVICE_HOST");
