@@ -67,7 +67,8 @@ absl::Status KubeDemo::StartNode() {
       "(--kubeconfig): the cluster's Pods, Services, NetworkPolicies and AuthorizationPolicies "
       "are\n"
       "its configuration, and it serves the sidecar injection webhook, registered with the API\n"
-      "server by the shipped examples/kubernetes/30-webhook.yaml (its caBundle filled in).");
+      "server by the shipped examples/kubernetes/30-webhook.yaml; remora-control fills in its "
+      "caBundle).");
   absl::StatusOr<std::unique_ptr<e2e::KubeMesh>> kube = e2e::KubeMesh::Start(options);
   if (!kube.ok() && !absl::IsCancelled(kube.status())) {
     n_.Say(absl::StrCat("(could not start on port ", kControlPort, ": ", kube.status().message(),

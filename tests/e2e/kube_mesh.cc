@@ -4,10 +4,8 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -45,50 +43,6 @@ absl::Status Ran(const CommandResult& r, absl::string_view what) {
   if (r.ok()) return absl::OkStatus();
   return absl::InternalError(
       absl::StrCat(what, " failed (exit ", r.exit_code, "):\n", r.out, r.err));
-}
-
-// The webhook's serving certificate for kWebhookHost and the CA that signed it, made as
-// examples/kubernetes/README.md has the operator make them (and as tests/kube's hooks test does).
-absl::Status MakeWebhookCertificate(const Mesh& mesh, const std::string& dir) {
-  const std::string host(
-      absl::string_view(kWebhookHost).substr(0, absl::string_view(kWebhookHost).find(':')));
-  if (absl::Status s = WritePlainFile(
-          dir + "/webhook.ext",
-          absl::StrCat("subjectAltName=DNS:", host, "\nextendedKeyUsage=serverAuth\n"));
-      !s.ok()) {
-    return s;
-  }
-  const std::vector<std::vector<std::string>> steps = {
-      {"openssl",
-       "req",
-       "-x509",
-       "-newkey",
-       "ec",
-       "-pkeyopt",
-       "ec_paramgen_curve:prime256v1",
-       "-nodes",
-       "-keyout",
-       dir + "/webhook-ca.key",
-       "-out",
-       dir + "/webhook-ca.crt",
-       "-days",
-       "2",
-       "-subj",
-       "/CN=remora-webhook-ca",
-       "-addext",
-       "basicConstraints=critical,CA:TRUE",
-       "-addext",
-       "keyUsage=keyCertSign"},
-      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-       "-keyout", dir + "/webhook.key", "-out", dir + "/webhook.csr", "-subj", "/CN=" + host},
-      {"openssl", "x509", "-req", "-in", dir + "/webhook.csr", "-CA", dir + "/webhook-ca.crt",
-       "-CAkey", dir + "/webhook-ca.key", "-CAcreateserial", "-out", dir + "/webhook.crt", "-days",
-       "2", "-extfile", dir + "/webhook.ext"},
-  };
-  for (const std::vector<std::string>& step : steps) {
-    if (absl::Status s = Ran(mesh.RunLogged(step), absl::StrJoin(step, " ")); !s.ok()) return s;
-  }
-  return absl::OkStatus();
 }
 
 const json* Find(const json& array, absl::string_view name) {
@@ -189,7 +143,6 @@ absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
         testing::FakeApiServer::Start(fake);
     if (!server.ok()) return server.status();
     self->kube_ = std::move(*server);
-    if (absl::Status s = MakeWebhookCertificate(mesh, dir); !s.ok()) return s;
     // The injector's settings: as examples/kubernetes/20-control-plane.yaml's ConfigMap, with the
     // control plane's address on the bridge (no cluster DNS here).
     if (absl::Status s = WritePlainFile(
@@ -202,8 +155,6 @@ absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
     return std::vector<std::string>{
         "--kubeconfig=" + dir + "/kubeconfig",
         "--webhook-listen=127.0.0.1:0",
-        "--webhook-cert=" + dir + "/webhook.crt",
-        "--webhook-key=" + dir + "/webhook.key",
         "--injector-settings=" + dir + "/injector-settings.yaml",
     };
   };
@@ -218,18 +169,27 @@ absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
       !s.ok()) {
     return s;
   }
-  // The shipped webhook configuration, with the caBundle filled in as its README says.
+  // The shipped webhook configuration, as is: remora-control serves the webhook with a
+  // certificate from its own CA and fills in the configuration's caBundle itself.
   const std::string shipped =
       testing::ReadFileOrEmpty(RunfilesBase() + "/examples/kubernetes/30-webhook.yaml");
-  if (!absl::StrContains(shipped, "caBundle: \"\"")) {
+  if (shipped.empty()) {
     return absl::NotFoundError(
-        "examples/kubernetes/30-webhook.yaml (a data dependency) has no `caBundle: \"\"` to fill");
+        "examples/kubernetes/30-webhook.yaml (a data dependency) is missing");
   }
-  const std::string bundle =
-      absl::Base64Escape(testing::ReadFileOrEmpty(kube->kube_dir() + "/webhook-ca.crt"));
-  absl::StatusOr<std::string> applied = kube->Apply(
-      "30-webhook", absl::StrReplaceAll(shipped, {{"caBundle: \"\"", "caBundle: " + bundle}}));
+  absl::StatusOr<std::string> applied = kube->Apply("30-webhook", shipped);
   if (!applied.ok()) return applied.status();
+  std::string bundle;
+  if (!testing::WaitFor(absl::Seconds(60), [&] {
+        bundle = kube->Kubectl({"get", "mutatingwebhookconfiguration", "remora-sidecar-injector",
+                                "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"})
+                     .out;
+        return !absl::StripAsciiWhitespace(bundle).empty();
+      })) {
+    return absl::DeadlineExceededError(
+        "remora-control did not fill in the caBundle of MutatingWebhookConfiguration "
+        "remora-sidecar-injector within 60 s (see its log)");
+  }
   return kube;
 }
 
