@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "kube/events.h"
 #include "xds/kube/cluster_mapping.h"
+#include "xds/kube/pod_trim.h"
 #include "xds/server/operator_service.h"
 
 namespace remora::xds {
@@ -24,6 +25,9 @@ KubeSync::~KubeSync() { Stop(); }
 std::shared_ptr<kube::Informer> KubeSync::MakeInformer(const kube::ResourceType& type) {
   kube::InformerOptions options;
   options.type = type;
+  // Pods are most of a cluster's bytes; keep only what the mapping reads (pod_trim.h).
+  if (type.resource == kube::types::kPods.resource && type.group.empty())
+    options.transform = TrimPod;
   options.on_change = [this,
                        alive = std::weak_ptr<std::atomic<bool>>(alive_)](const kube::ChangeBatch&) {
     if (auto a = alive.lock(); a && *a) Schedule();
