@@ -187,16 +187,18 @@ void KubeSync::Resync() {
     info.type = "Warning";
     info.reason = "PolicyRejected";
     info.message = refused.message;
-    asio::co_spawn(
-        client_->executor(), kube::RecordEvent(client_, ref, std::move(info), absl::Now()),
-        [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name)](
-            std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
-          if (e) {
-            LOG_ERROR("kube", "recording an Event on ", what, " threw");
-          } else if (!result.ok()) {
-            LOG_WARN("kube", "cannot record an Event on ", what, ": ", result.status().message());
-          }
-        });
+    asio::co_spawn(client_->executor(),
+                   kube::RecordEventWithRetry(client_, ref, std::move(info), kube::RealClock(),
+                                              kube::DefaultRandom()),
+                   [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name)](
+                       std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
+                     if (e) {
+                       LOG_ERROR("kube", "recording an Event on ", what, " threw");
+                     } else if (!result.ok()) {
+                       LOG_WARN("kube", "cannot record an Event on ", what,
+                                " (gave up retrying): ", result.status().message());
+                     }
+                   });
   }
   reported_ = std::move(reported);
 
