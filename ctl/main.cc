@@ -23,8 +23,9 @@ int Fail(int code, const std::string& message) {
 namespace {
 
 std::vector<Command> Commands() {
-  return {ApplyCommand(), DeleteCommand(), GetCommand(), ProxyStatusCommand(), ProxyConfigCommand(),
-          AuthzCommand(), TokenCommand(),  CaCommand(),  CertCommand(),        KubeInjectCommand()};
+  return {ApplyCommand(),       DeleteCommand(),     GetCommand(),   ProxyStatusCommand(),
+          ProxyConfigCommand(), AuthzCommand(),      TokenCommand(), CaCommand(),
+          CertCommand(),        KubeInjectCommand(), WaitCommand()};
 }
 
 std::string Usage() {

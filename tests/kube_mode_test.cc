@@ -256,6 +256,43 @@ TEST_F(KubeModeTest, KubectlAppliedNetworkPolicyRefusesAndDeleteLiftsIt) {
   EXPECT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
 }
 
+// `kubectl apply -f F` then `remoractl wait -f F`: wait returns once the proxies enforce the
+// object's current state, so the very next request sees it (no polling after wait).
+TEST_F(KubeModeTest, WaitReturnsOnceAKubectlChangeIsEnforced) {
+  ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 200"));
+  const std::string file = dir_ + "/deny.yaml";
+  WriteFileOrDie(file, kDenySecret);
+  const std::vector<std::string> wait = {
+      "wait", "-f", file, "--kubeconfig=" + kube_->kubeconfig_path(), "--timeout=60s"};
+  KubectlResult applied = kube_->Kubectl({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  CommandResult waited = Remoractl(*control_, wait);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  EXPECT_THAT(waited.output,
+              HasSubstr("authorizationpolicy shop/deny-secret: applied (resourceVersion "));
+  EXPECT_THAT(waited.output, HasSubstr("active on 1/1 affected proxy"));
+  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
+
+  KubectlResult deleted = kube_->Kubectl({"delete", "-f", file});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  waited = Remoractl(*control_, wait);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  EXPECT_THAT(waited.output, HasSubstr("authorizationpolicy shop/deny-secret: deleted"));
+  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 200");
+}
+
+TEST_F(KubeModeTest, WaitSaysWhyTheEngineRefusedAPolicy) {
+  const std::string file = dir_ + "/broken.yaml";
+  WriteFileOrDie(file, kRefused);
+  KubectlResult applied = kube_->Kubectl({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  CommandResult waited = Remoractl(
+      *control_, {"wait", "-f", file, "--kubeconfig=" + kube_->kubeconfig_path(), "--timeout=60s"});
+  EXPECT_EQ(waited.exit_code, 1) << waited.output;
+  EXPECT_THAT(waited.output, HasSubstr("authorizationpolicy shop/broken: refused: "));
+  EXPECT_THAT(waited.output, HasSubstr("spec.action"));
+}
+
 TEST_F(KubeModeTest, ARefusedPolicyIsReportedAsAnEventOnTheObject) {
   KubectlResult applied = kube_->KubectlApply(kRefused);
   ASSERT_EQ(applied.exit_code, 0) << applied.output;

@@ -136,6 +136,11 @@ std::shared_ptr<const std::set<std::string>> KubeSync::MeshNamespaces() const {
   return mesh_namespaces_;
 }
 
+std::shared_ptr<const PublishedCluster> KubeSync::Published() const {
+  absl::MutexLock lock(&mu_);
+  return published_;
+}
+
 void KubeSync::Schedule() {
   // Coalesces the batches of every informer that arrive before the resync runs.
   if (scheduled_) return;
@@ -161,9 +166,11 @@ void KubeSync::Resync() {
   }
   // The snapshots own the objects MapCluster points into until the end of this function.
   std::vector<std::shared_ptr<const kube::CacheSnapshot>> snapshots;
+  auto published = std::make_shared<PublishedCluster>();
   auto collect = [&](const std::shared_ptr<kube::Informer>& informer,
                      std::vector<const nlohmann::json*>* out) {
     snapshots.push_back(informer->Snapshot());
+    published->by_kind[informer->options().type.kind] = snapshots.back();
     for (const auto& [key, object] : snapshots.back()->items()) out->push_back(&object->object);
   };
   ClusterObjects objects;
@@ -178,6 +185,7 @@ void KubeSync::Resync() {
   for (const RefusedObject& refused : mapped.refused) {
     const kube::ObjectReference ref = kube::ReferenceTo(*refused.object);
     const std::string id = absl::StrCat(ref.uid, "/", ref.resource_version);
+    published->refused[id] = refused.message;
     reported.insert(id);
     if (reported_.count(id) != 0) continue;
     LOG_WARN("kube", "refused ", ref.kind, " ", ref.namespace_name, "/", ref.name, ": ",
@@ -215,6 +223,8 @@ void KubeSync::Resync() {
     mesh_pods_ = std::make_shared<const MeshPods>(std::move(mapped.pods));
     mesh_namespaces_ =
         std::make_shared<const std::set<std::string>>(std::move(mapped.mesh_namespaces));
+    published->version = result->version;
+    published_ = std::move(published);
   }
   if (result->changed || first) {
     if (absl::Status s = PublishRegistry(store_, ads_, root_namespace_); !s.ok()) {

@@ -32,6 +32,7 @@
 #include "kube/api_client.h"
 #include "kube/informer.h"
 #include "xds/kube/kube_mapping.h"
+#include "xds/kube/object_wait.h"
 #include "xds/server/ads_server.h"
 #include "xds/store/config_store.h"
 
@@ -56,6 +57,8 @@ class KubeSync {
   // The mesh pods at the last resync (empty before the first).
   std::shared_ptr<const MeshPods> Pods() const;
   std::shared_ptr<const std::set<std::string>> MeshNamespaces() const;
+  // What the last resync published (null before the first): for `remoractl wait -f`.
+  std::shared_ptr<const PublishedCluster> Published() const;
 
  private:
   void Schedule();
@@ -82,6 +85,7 @@ class KubeSync {
       std::make_shared<const MeshPods>();
   std::shared_ptr<const std::set<std::string>> mesh_namespaces_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const std::set<std::string>>();
+  std::shared_ptr<const PublishedCluster> published_ ABSL_GUARDED_BY(mu_);
   // False once stopped: callbacks already queued on the executor then do nothing.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };

@@ -175,9 +175,20 @@ absl::Status ControlPlane::Start() {
     authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
   }
   ca_service_ = std::make_unique<CaService>(*ca_, *authenticator_, ca_stats_);
-  operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
-      *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
-      [this] { asio::post(io_, [this] { OnCaChange(); }); }, options_.kube_mode()});
+  OperatorDeps operator_deps{*store_,
+                             *ads_,
+                             tracker_,
+                             *ca_,
+                             *tokens_,
+                             *operator_auth_,
+                             options_.root_namespace,
+                             [this] { asio::post(io_, [this] { OnCaChange(); }); },
+                             options_.kube_mode(),
+                             /*kube_published=*/nullptr};
+  if (kube_sync_ != nullptr) {
+    operator_deps.kube_published = [sync = kube_sync_.get()] { return sync->Published(); };
+  }
+  operator_service_ = std::make_unique<OperatorService>(std::move(operator_deps));
 
   // TLS whose files (serving certificate, key, bundle) are reloaded when they change, so
   // renewals and root rotations need no restart. Client certificates are verified when sent:
