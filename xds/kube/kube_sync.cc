@@ -14,11 +14,12 @@
 namespace remora::xds {
 
 KubeSync::KubeSync(std::shared_ptr<kube::ApiClient> client, ConfigStore& store, AdsServer& ads,
-                   std::string root_namespace)
+                   std::string root_namespace, KubeSyncStats& stats)
     : client_(std::move(client)),
       store_(store),
       ads_(ads),
-      root_namespace_(std::move(root_namespace)) {}
+      root_namespace_(std::move(root_namespace)),
+      stats_(stats) {}
 
 KubeSync::~KubeSync() { Stop(); }
 
@@ -31,6 +32,9 @@ std::shared_ptr<kube::Informer> KubeSync::MakeInformer(const kube::ResourceType&
   options.on_change = [this,
                        alive = std::weak_ptr<std::atomic<bool>>(alive_)](const kube::ChangeBatch&) {
     if (auto a = alive.lock(); a && *a) Schedule();
+  };
+  options.on_list_page = [stats = &stats_](const kube::ListPageInfo& page) {
+    if (!page.more) stats->lists_completed.Inc();
   };
   return kube::Informer::Create(client_, std::move(options));
 }
@@ -180,6 +184,11 @@ void KubeSync::Resync() {
   collect(slices_, &objects.endpoint_slices);
   for (const auto& informer : policies) collect(informer, &objects.policies);
   ClusterDocuments mapped = MapCluster(objects, ValidateDocument);
+  stats_.resyncs.Inc();
+  size_t cached = 0;
+  for (const auto& snapshot : snapshots) cached += snapshot->size();
+  stats_.cached_objects.Set(static_cast<int64_t>(cached));
+  stats_.refused_objects.Set(static_cast<int64_t>(mapped.refused.size()));
 
   std::set<std::string> reported;
   for (const RefusedObject& refused : mapped.refused) {
@@ -195,14 +204,19 @@ void KubeSync::Resync() {
     info.type = "Warning";
     info.reason = "PolicyRejected";
     info.message = refused.message;
-    asio::co_spawn(client_->executor(),
-                   kube::RecordEventWithRetry(client_, ref, std::move(info), kube::RealClock(),
-                                              kube::DefaultRandom()),
-                   [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name)](
-                       std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
+    auto record = kube::RecordEventWithRetry(client_, ref, std::move(info), kube::RealClock(),
+                                             kube::DefaultRandom());
+    asio::co_spawn(client_->executor(), std::move(record),
+                   [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name),
+                    stats = &stats_](std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
+                     if (!e && result.ok()) {
+                       stats->events_recorded.Inc();
+                       return;
+                     }
+                     stats->events_failed.Inc();
                      if (e) {
                        LOG_ERROR("kube", "recording an Event on ", what, " threw");
-                     } else if (!result.ok()) {
+                     } else {
                        LOG_WARN("kube", "cannot record an Event on ", what,
                                 " (gave up retrying): ", result.status().message());
                      }
@@ -224,6 +238,7 @@ void KubeSync::Resync() {
     mesh_namespaces_ =
         std::make_shared<const std::set<std::string>>(std::move(mapped.mesh_namespaces));
     published->version = result->version;
+    stats_.synced.Set(1);
     published_ = std::move(published);
   }
   if (result->changed || first) {

@@ -26,6 +26,7 @@ namespace remora::xds {
 ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(options)) {
   ca_stats_.Register(registry_, "ca_", "");
   ads_stats_.Register(registry_, "xds_", "");
+  if (options_.kube_mode()) kube_stats_.Register(registry_, "kube_", "");
 }
 
 namespace {
@@ -97,7 +98,8 @@ absl::Status ControlPlane::StartKube() {
       kube::ApiClient::New(io_.get_executor(), std::move(*config));
   if (!client.ok()) return client.status();
   kube_client_ = std::move(*client);
-  kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace);
+  kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace,
+                                          kube_stats_);
   root_publisher_ = std::make_shared<RootCertPublisher>(
       kube_client_, [this] { return absl::StrJoin(ca_->BundlePem(), ""); });
   kube_sync_->OnResync([this] { root_publisher_->Publish(*kube_sync_->MeshNamespaces()); });
