@@ -129,6 +129,18 @@ std::string Get(const std::string& address, const std::string& path) {
   return response;
 }
 
+// One sample of the control plane's Prometheus metrics ("" when absent).
+std::string Metric(const ControlPlaneProcess& control, const std::string& name) {
+  absl::StatusOr<Conn> conn = Conn::Dial(control.admin());
+  if (!conn.ok()) return "";
+  (void)conn->SendAll("GET /stats/prometheus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string body = conn->ReadToEof().value_or("");
+  const size_t at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  const size_t start = at + name.size() + 2;
+  return body.substr(start, body.find('\n', start) - start);
+}
+
 class KubeModeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -309,6 +321,11 @@ TEST_F(KubeModeTest, ARefusedPolicyIsReportedAsAnEventOnTheObject) {
   EXPECT_THAT(events, HasSubstr("AuthorizationPolicy shop/broken: spec.action"));
   EXPECT_THAT(events, HasSubstr("\"type\": \"Warning\""));
   EXPECT_THAT(control_->Log(), HasSubstr("refused AuthorizationPolicy shop/broken"));
+  EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    return Metric(*control_, "remora_kube_events_recorded_total") == "1";
+  })) << Metric(*control_, "remora_kube_events_recorded_total");
+  EXPECT_EQ(Metric(*control_, "remora_kube_refused_objects"), "1");
+  EXPECT_EQ(Metric(*control_, "remora_kube_synced"), "1");
   // The rest of the cluster still reaches the proxies.
   EXPECT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
 }
