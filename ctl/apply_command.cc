@@ -34,7 +34,8 @@ constexpr char kDeleteUsage[] =
     "\n"
     "usage: remoractl delete -f FILE|DIR|- [-f ...] [--wait] [--timeout=30s]";
 
-// Reads FILE, every .yaml/.yml of DIR (sorted), or standard input.
+}  // namespace
+
 absl::StatusOr<std::string> ReadInputs(const std::vector<std::string>& inputs, std::string* names) {
   std::string all;
   auto add = [&](const std::string& name, const std::string& text) {
@@ -75,8 +76,6 @@ absl::StatusOr<std::string> ReadInputs(const std::vector<std::string>& inputs, s
   return all;
 }
 
-}  // namespace
-
 int WaitForVersion(OperatorClient& client, uint64_t version, absl::Duration timeout) {
   remora::v1::WaitRequest request;
   request.set_version(version);
@@ -85,6 +84,11 @@ int WaitForVersion(OperatorClient& client, uint64_t version, absl::Duration time
   auto context = client.Context(timeout + absl::Seconds(5));
   grpc::Status status = client.stub().WaitForVersion(context.get(), request, &response);
   if (!status.ok()) return Fail(kExitFailure, DescribeRpcError("wait", status, client.server()));
+  return PrintWaitResponse(response);
+}
+
+int PrintWaitResponse(const remora::v1::WaitResponse& response) {
+  const uint64_t version = response.version();
   std::cout << "version " << version << " active on " << response.acked() << "/"
             << response.affected() << " affected prox" << (response.affected() == 1 ? "y" : "ies")
             << " (slowest " << response.slowest_ms() << " ms)\n";

@@ -13,5 +13,6 @@ Command ProxyStatusCommand();
 Command ProxyConfigCommand();
 Command TokenCommand();
 Command CaCommand();
+Command WaitCommand();
 
 }  // namespace remora::ctl

@@ -44,6 +44,12 @@ class OperatorClient {
 // Waits until every proxy affected by `version` answered; prints "version N active on a/b
 // affected proxies (slowest t ms)" and the ones that did not. Exit status 0 when all acknowledged.
 int WaitForVersion(OperatorClient& client, uint64_t version, absl::Duration timeout);
+// Prints a WaitResponse as WaitForVersion does; exit status 0 when every proxy acknowledged.
+int PrintWaitResponse(const remora::v1::WaitResponse& response);
+
+// The text of -f inputs: FILE, every .yaml/.yml of DIR (sorted), or - for standard input, joined
+// as one YAML stream; `names` lists them for messages.
+absl::StatusOr<std::string> ReadInputs(const std::vector<std::string>& inputs, std::string* names);
 
 // "what failed: status" with a hint for the usual causes (control plane down, wrong token).
 std::string DescribeRpcError(const std::string& what, const grpc::Status& status,

@@ -26,7 +26,8 @@ namespace {
 std::vector<Command> Commands() {
   return {ApplyCommand(),       DeleteCommand(),     GetCommand(),     ProxyStatusCommand(),
           ProxyConfigCommand(), AuthzCommand(),      TokenCommand(),   CaCommand(),
-          CertCommand(),        KubeInjectCommand(), InstallCommand(), UninstallCommand()};
+          CertCommand(),        KubeInjectCommand(), InstallCommand(), UninstallCommand(),
+          WaitCommand()};
 }
 
 std::string Usage() {

@@ -1,6 +1,7 @@
 #include "kube/events.h"
 
 #include "absl/strings/str_format.h"
+#include "kube/api_status.h"
 #include "kube/resource_type.h"
 
 namespace remora::kube {
@@ -75,6 +76,26 @@ awaitable<absl::StatusOr<nlohmann::json>> RecordEvent(std::shared_ptr<ApiClient>
   nlohmann::json event = MakeEvent(regarding, info, now);
   const std::string ns = event["metadata"]["namespace"].get<std::string>();
   co_return co_await client->Create(types::kEvents, ns, std::move(event));
+}
+
+bool IsRetryableWrite(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+awaitable<absl::StatusOr<nlohmann::json>> RecordEventWithRetry(std::shared_ptr<ApiClient> client,
+                                                               ObjectReference regarding,
+                                                               EventInfo info,
+                                                               std::shared_ptr<Clock> clock,
+                                                               RandomSource random, int attempts) {
+  Backoff backoff(BackoffPolicy{}, std::move(random));
+  absl::StatusOr<nlohmann::json> result = absl::UnknownError("no attempt");
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    result = co_await RecordEvent(client, regarding, info, clock->Now());
+    if (result.ok() || !IsRetryableWrite(result.status()) || attempt == attempts) break;
+    const absl::Duration wait = backoff.Next(clock->Now(), RetryAfter(result.status()));
+    co_await clock->Sleep(wait);
+  }
+  co_return result;
 }
 
 }  // namespace remora::kube

@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kube/api_client.h"
+#include "kube/backoff.h"
+#include "kube/clock.h"
 #include "nlohmann/json.hpp"
 
 namespace remora::kube {
@@ -42,5 +44,17 @@ nlohmann::json MakeEvent(const ObjectReference& regarding, const EventInfo& info
 awaitable<absl::StatusOr<nlohmann::json>> RecordEvent(std::shared_ptr<ApiClient> client,
                                                       ObjectReference regarding, EventInfo info,
                                                       absl::Time now);
+
+// Whether a failed write may pass if tried again: 429 and 5xx (Unavailable), a dropped connection
+// or a timeout. A refusal (403 RBAC, 404 object gone, 422 invalid) stays a refusal.
+bool IsRetryableWrite(const absl::Status& status);
+
+// RecordEvent, retried while IsRetryableWrite with the reflector's backoff (backoff.h), at most
+// `attempts` tries in all: an Event lost to a moment of API-server overload would leave a refused
+// policy unexplained in `kubectl describe` until it changes again. Each try stamps the Event
+// with the clock's time.
+awaitable<absl::StatusOr<nlohmann::json>> RecordEventWithRetry(
+    std::shared_ptr<ApiClient> client, ObjectReference regarding, EventInfo info,
+    std::shared_ptr<Clock> clock, RandomSource random, int attempts = 6);
 
 }  // namespace remora::kube

@@ -211,5 +211,41 @@ spec: {}
   EXPECT_THAT(described, HasSubstr("remora-control  spec.rules[0].from[0].source.ipBlocks[0]"));
 }
 
+// A refused policy's Event must not be lost to a moment of API-server overload: 5xx and 429 are
+// retried with backoff; a refusal that will not change (RBAC) is not.
+TEST_F(WritersTest, RetriesAnEventTheServerCannotTakeForAMoment) {
+  KubectlApply(ConfigMap("default", "regarding").dump());
+  auto object = Run([&] { return client_->Get(types::kConfigMaps, "default", "regarding"); });
+  ASSERT_TRUE(object.ok()) << object.status();
+  ASSERT_TRUE(kube_->InjectFault(500, 2, "/api/v1/namespaces/default/events").ok());
+  auto clock = std::make_shared<testing::TestClock>();
+  EventInfo info;
+  info.reason = "Test";
+  info.message = "retried";
+  auto event = Run([&] {
+    return RecordEventWithRetry(client_, ReferenceTo(*object), info, clock, [] { return 0.0; });
+  });
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(clock->sleeps().size(), 2u);
+  EXPECT_THAT(Kubectl({"get", "events", "-o", "name"}), HasSubstr("regarding."));
+}
+
+TEST_F(WritersTest, DoesNotRetryAnEventTheServerRefuses) {
+  // An object in a namespace that does not exist: the API server answers 404 for its Event.
+  ObjectReference gone;
+  gone.api_version = "v1";
+  gone.kind = "ConfigMap";
+  gone.namespace_name = "nowhere";
+  gone.name = "regarding";
+  gone.uid = "0b7c7f0e-0000-4000-8000-000000000001";
+  auto clock = std::make_shared<testing::TestClock>();
+  EventInfo info;
+  info.reason = "Test";
+  auto event =
+      Run([&] { return RecordEventWithRetry(client_, gone, info, clock, [] { return 0.0; }); });
+  EXPECT_TRUE(absl::IsNotFound(event.status())) << event.status();
+  EXPECT_TRUE(clock->sleeps().empty());
+}
+
 }  // namespace
 }  // namespace remora::kube

@@ -129,6 +129,18 @@ std::string Get(const std::string& address, const std::string& path) {
   return response;
 }
 
+// One sample of the control plane's Prometheus metrics ("" when absent).
+std::string Metric(const ControlPlaneProcess& control, const std::string& name) {
+  absl::StatusOr<Conn> conn = Conn::Dial(control.admin());
+  if (!conn.ok()) return "";
+  (void)conn->SendAll("GET /stats/prometheus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string body = conn->ReadToEof().value_or("");
+  const size_t at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  const size_t start = at + name.size() + 2;
+  return body.substr(start, body.find('\n', start) - start);
+}
+
 class KubeModeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -256,6 +268,43 @@ TEST_F(KubeModeTest, KubectlAppliedNetworkPolicyRefusesAndDeleteLiftsIt) {
   EXPECT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
 }
 
+// `kubectl apply -f F` then `remoractl wait -f F`: wait returns once the proxies enforce the
+// object's current state, so the very next request sees it (no polling after wait).
+TEST_F(KubeModeTest, WaitReturnsOnceAKubectlChangeIsEnforced) {
+  ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 200"));
+  const std::string file = dir_ + "/deny.yaml";
+  WriteFileOrDie(file, kDenySecret);
+  const std::vector<std::string> wait = {
+      "wait", "-f", file, "--kubeconfig=" + kube_->kubeconfig_path(), "--timeout=60s"};
+  KubectlResult applied = kube_->Kubectl({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  CommandResult waited = Remoractl(*control_, wait);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  EXPECT_THAT(waited.output,
+              HasSubstr("authorizationpolicy shop/deny-secret: applied (resourceVersion "));
+  EXPECT_THAT(waited.output, HasSubstr("active on 1/1 affected proxy"));
+  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
+
+  KubectlResult deleted = kube_->Kubectl({"delete", "-f", file});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  waited = Remoractl(*control_, wait);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  EXPECT_THAT(waited.output, HasSubstr("authorizationpolicy shop/deny-secret: deleted"));
+  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 200");
+}
+
+TEST_F(KubeModeTest, WaitSaysWhyTheEngineRefusedAPolicy) {
+  const std::string file = dir_ + "/broken.yaml";
+  WriteFileOrDie(file, kRefused);
+  KubectlResult applied = kube_->Kubectl({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  CommandResult waited = Remoractl(
+      *control_, {"wait", "-f", file, "--kubeconfig=" + kube_->kubeconfig_path(), "--timeout=60s"});
+  EXPECT_EQ(waited.exit_code, 1) << waited.output;
+  EXPECT_THAT(waited.output, HasSubstr("authorizationpolicy shop/broken: refused: "));
+  EXPECT_THAT(waited.output, HasSubstr("spec.action"));
+}
+
 TEST_F(KubeModeTest, ARefusedPolicyIsReportedAsAnEventOnTheObject) {
   KubectlResult applied = kube_->KubectlApply(kRefused);
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
@@ -272,6 +321,11 @@ TEST_F(KubeModeTest, ARefusedPolicyIsReportedAsAnEventOnTheObject) {
   EXPECT_THAT(events, HasSubstr("AuthorizationPolicy shop/broken: spec.action"));
   EXPECT_THAT(events, HasSubstr("\"type\": \"Warning\""));
   EXPECT_THAT(control_->Log(), HasSubstr("refused AuthorizationPolicy shop/broken"));
+  EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    return Metric(*control_, "remora_kube_events_recorded_total") == "1";
+  })) << Metric(*control_, "remora_kube_events_recorded_total");
+  EXPECT_EQ(Metric(*control_, "remora_kube_refused_objects"), "1");
+  EXPECT_EQ(Metric(*control_, "remora_kube_synced"), "1");
   // The rest of the cluster still reaches the proxies.
   EXPECT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
 }

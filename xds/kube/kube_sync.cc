@@ -8,25 +8,33 @@
 #include "common/log.h"
 #include "kube/events.h"
 #include "xds/kube/cluster_mapping.h"
+#include "xds/kube/pod_trim.h"
 #include "xds/server/operator_service.h"
 
 namespace remora::xds {
 
 KubeSync::KubeSync(std::shared_ptr<kube::ApiClient> client, ConfigStore& store, AdsServer& ads,
-                   std::string root_namespace)
+                   std::string root_namespace, KubeSyncStats& stats)
     : client_(std::move(client)),
       store_(store),
       ads_(ads),
-      root_namespace_(std::move(root_namespace)) {}
+      root_namespace_(std::move(root_namespace)),
+      stats_(stats) {}
 
 KubeSync::~KubeSync() { Stop(); }
 
 std::shared_ptr<kube::Informer> KubeSync::MakeInformer(const kube::ResourceType& type) {
   kube::InformerOptions options;
   options.type = type;
+  // Pods are most of a cluster's bytes; keep only what the mapping reads (pod_trim.h).
+  if (type.resource == kube::types::kPods.resource && type.group.empty())
+    options.transform = TrimPod;
   options.on_change = [this,
                        alive = std::weak_ptr<std::atomic<bool>>(alive_)](const kube::ChangeBatch&) {
     if (auto a = alive.lock(); a && *a) Schedule();
+  };
+  options.on_list_page = [stats = &stats_](const kube::ListPageInfo& page) {
+    if (!page.more) stats->lists_completed.Inc();
   };
   return kube::Informer::Create(client_, std::move(options));
 }
@@ -132,6 +140,11 @@ std::shared_ptr<const std::set<std::string>> KubeSync::MeshNamespaces() const {
   return mesh_namespaces_;
 }
 
+std::shared_ptr<const PublishedCluster> KubeSync::Published() const {
+  absl::MutexLock lock(&mu_);
+  return published_;
+}
+
 void KubeSync::Schedule() {
   // Coalesces the batches of every informer that arrive before the resync runs.
   if (scheduled_) return;
@@ -157,9 +170,11 @@ void KubeSync::Resync() {
   }
   // The snapshots own the objects MapCluster points into until the end of this function.
   std::vector<std::shared_ptr<const kube::CacheSnapshot>> snapshots;
+  auto published = std::make_shared<PublishedCluster>();
   auto collect = [&](const std::shared_ptr<kube::Informer>& informer,
                      std::vector<const nlohmann::json*>* out) {
     snapshots.push_back(informer->Snapshot());
+    published->by_kind[informer->options().type.kind] = snapshots.back();
     for (const auto& [key, object] : snapshots.back()->items()) out->push_back(&object->object);
   };
   ClusterObjects objects;
@@ -169,11 +184,17 @@ void KubeSync::Resync() {
   collect(slices_, &objects.endpoint_slices);
   for (const auto& informer : policies) collect(informer, &objects.policies);
   ClusterDocuments mapped = MapCluster(objects, ValidateDocument);
+  stats_.resyncs.Inc();
+  size_t cached = 0;
+  for (const auto& snapshot : snapshots) cached += snapshot->size();
+  stats_.cached_objects.Set(static_cast<int64_t>(cached));
+  stats_.refused_objects.Set(static_cast<int64_t>(mapped.refused.size()));
 
   std::set<std::string> reported;
   for (const RefusedObject& refused : mapped.refused) {
     const kube::ObjectReference ref = kube::ReferenceTo(*refused.object);
     const std::string id = absl::StrCat(ref.uid, "/", ref.resource_version);
+    published->refused[id] = refused.message;
     reported.insert(id);
     if (reported_.count(id) != 0) continue;
     LOG_WARN("kube", "refused ", ref.kind, " ", ref.namespace_name, "/", ref.name, ": ",
@@ -183,16 +204,23 @@ void KubeSync::Resync() {
     info.type = "Warning";
     info.reason = "PolicyRejected";
     info.message = refused.message;
-    asio::co_spawn(
-        client_->executor(), kube::RecordEvent(client_, ref, std::move(info), absl::Now()),
-        [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name)](
-            std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
-          if (e) {
-            LOG_ERROR("kube", "recording an Event on ", what, " threw");
-          } else if (!result.ok()) {
-            LOG_WARN("kube", "cannot record an Event on ", what, ": ", result.status().message());
-          }
-        });
+    auto record = kube::RecordEventWithRetry(client_, ref, std::move(info), kube::RealClock(),
+                                             kube::DefaultRandom());
+    asio::co_spawn(client_->executor(), std::move(record),
+                   [what = absl::StrCat(ref.kind, " ", ref.namespace_name, "/", ref.name),
+                    stats = &stats_](std::exception_ptr e, absl::StatusOr<nlohmann::json> result) {
+                     if (!e && result.ok()) {
+                       stats->events_recorded.Inc();
+                       return;
+                     }
+                     stats->events_failed.Inc();
+                     if (e) {
+                       LOG_ERROR("kube", "recording an Event on ", what, " threw");
+                     } else {
+                       LOG_WARN("kube", "cannot record an Event on ", what,
+                                " (gave up retrying): ", result.status().message());
+                     }
+                   });
   }
   reported_ = std::move(reported);
 
@@ -209,6 +237,9 @@ void KubeSync::Resync() {
     mesh_pods_ = std::make_shared<const MeshPods>(std::move(mapped.pods));
     mesh_namespaces_ =
         std::make_shared<const std::set<std::string>>(std::move(mapped.mesh_namespaces));
+    published->version = result->version;
+    stats_.synced.Set(1);
+    published_ = std::move(published);
   }
   if (result->changed || first) {
     if (absl::Status s = PublishRegistry(store_, ads_, root_namespace_); !s.ok()) {

@@ -29,18 +29,33 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/stats.h"
 #include "kube/api_client.h"
 #include "kube/informer.h"
 #include "xds/kube/kube_mapping.h"
+#include "xds/kube/object_wait.h"
 #include "xds/server/ads_server.h"
 #include "xds/store/config_store.h"
 
 namespace remora::xds {
 
+// Kubernetes mode's stats (remora_kube_*), what an operator watches to see the control plane keep
+// up with the cluster, and what bench/ times a re-list after 410 Gone with.
+#define REMORA_KUBE_SYNC_STATS(COUNTER, GAUGE)                                               \
+  COUNTER(lists_completed, "Complete lists of a watched resource: first syncs and re-lists") \
+  COUNTER(resyncs, "Times the cached cluster was mapped into the configuration")             \
+  COUNTER(events_recorded, "Kubernetes Events written about refused policies")               \
+  COUNTER(events_failed, "Kubernetes Events that could not be written after retrying")       \
+  GAUGE(synced, "1 once every watched resource has been listed and the cluster published")   \
+  GAUGE(cached_objects, "Objects in the watch caches at the last resync")                    \
+  GAUGE(refused_objects, "Objects the engine refused at the last resync")
+REMORA_DECLARE_STATS(KubeSyncStats, REMORA_KUBE_SYNC_STATS);
+
 class KubeSync {
  public:
+  // `stats` must outlive this.
   KubeSync(std::shared_ptr<kube::ApiClient> client, ConfigStore& store, AdsServer& ads,
-           std::string root_namespace);
+           std::string root_namespace, KubeSyncStats& stats);
   ~KubeSync();
 
   // Starts the informers. Call once.
@@ -56,6 +71,8 @@ class KubeSync {
   // The mesh pods at the last resync (empty before the first).
   std::shared_ptr<const MeshPods> Pods() const;
   std::shared_ptr<const std::set<std::string>> MeshNamespaces() const;
+  // What the last resync published (null before the first): for `remoractl wait -f`.
+  std::shared_ptr<const PublishedCluster> Published() const;
 
  private:
   void Schedule();
@@ -68,6 +85,7 @@ class KubeSync {
   ConfigStore& store_;
   AdsServer& ads_;
   const std::string root_namespace_;
+  KubeSyncStats& stats_;
   std::shared_ptr<kube::Informer> namespaces_, pods_, services_, slices_;
   std::vector<std::shared_ptr<kube::Informer>> policies_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> listeners_;
@@ -82,6 +100,7 @@ class KubeSync {
       std::make_shared<const MeshPods>();
   std::shared_ptr<const std::set<std::string>> mesh_namespaces_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const std::set<std::string>>();
+  std::shared_ptr<const PublishedCluster> published_ ABSL_GUARDED_BY(mu_);
   // False once stopped: callbacks already queued on the executor then do nothing.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };

@@ -26,6 +26,7 @@ namespace remora::xds {
 ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(options)) {
   ca_stats_.Register(registry_, "ca_", "");
   ads_stats_.Register(registry_, "xds_", "");
+  if (options_.kube_mode()) kube_stats_.Register(registry_, "kube_", "");
 }
 
 namespace {
@@ -102,7 +103,8 @@ absl::Status ControlPlane::StartKube() {
       kube::ApiClient::New(io_.get_executor(), std::move(*kube_config_));
   if (!client.ok()) return client.status();
   kube_client_ = std::move(*client);
-  kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace);
+  kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace,
+                                          kube_stats_);
   root_publisher_ = std::make_shared<RootCertPublisher>(
       kube_client_, [this] { return absl::StrJoin(ca_->BundlePem(), ""); });
   kube_sync_->OnResync([this] { root_publisher_->Publish(*kube_sync_->MeshNamespaces()); });
@@ -200,9 +202,20 @@ absl::Status ControlPlane::Start() {
     authenticator_ = std::make_unique<BootstrapTokenAuthenticator>(*tokens_);
   }
   ca_service_ = std::make_unique<CaService>(*ca_, *authenticator_, ca_stats_);
-  operator_service_ = std::make_unique<OperatorService>(OperatorDeps{
-      *store_, *ads_, tracker_, *ca_, *tokens_, *operator_auth_, options_.root_namespace,
-      [this] { asio::post(io_, [this] { OnCaChange(); }); }, options_.kube_mode()});
+  OperatorDeps operator_deps{*store_,
+                             *ads_,
+                             tracker_,
+                             *ca_,
+                             *tokens_,
+                             *operator_auth_,
+                             options_.root_namespace,
+                             [this] { asio::post(io_, [this] { OnCaChange(); }); },
+                             options_.kube_mode(),
+                             /*kube_published=*/nullptr};
+  if (kube_sync_ != nullptr) {
+    operator_deps.kube_published = [sync = kube_sync_.get()] { return sync->Published(); };
+  }
+  operator_service_ = std::make_unique<OperatorService>(std::move(operator_deps));
 
   // TLS whose files (serving certificate, key, bundle) are reloaded when they change, so
   // renewals and root rotations need no restart. Client certificates are verified when sent:

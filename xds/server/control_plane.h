@@ -98,6 +98,7 @@ class ControlPlane {
   StatsRegistry registry_;
   CaStats ca_stats_;
   AdsStats ads_stats_;
+  KubeSyncStats kube_stats_;
   ProxyTracker tracker_;
   std::unique_ptr<certs::CertificateAuthority> ca_;
   std::unique_ptr<certs::TokenAuthority> tokens_;

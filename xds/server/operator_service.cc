@@ -127,16 +127,69 @@ grpc::Status OperatorService::WaitForVersion(grpc::ServerContext* context,
   if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
   const absl::Time deadline =
       absl::Now() + absl::Milliseconds(request->timeout_ms() == 0 ? 10000 : request->timeout_ms());
+  return AwaitAcks(*context, request->version(), deadline, response);
+}
+
+grpc::Status OperatorService::WaitForObjects(grpc::ServerContext* context,
+                                             const remora::v1::WaitObjectsRequest* request,
+                                             remora::v1::WaitObjectsResponse* response) {
+  if (absl::Status s = deps_.auth.Check(*context); !s.ok()) return ToGrpc(s);
+  if (!deps_.kube_published) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "remora-control runs in embedded mode, where there are no Kubernetes "
+                        "objects to wait for: use `remoractl apply --wait -f FILE`");
+  }
+  if (request->objects_size() == 0 || request->objects_size() > 1000) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("wait for between 1 and 1000 objects, not ", request->objects_size()));
+  }
+  const absl::Time deadline =
+      absl::Now() + absl::Milliseconds(request->timeout_ms() == 0 ? 10000 : request->timeout_ms());
+  // First the control plane's own watch: until it has mapped the objects' current state, no
+  // proxy can have it.
+  std::shared_ptr<const PublishedCluster> published;
+  std::vector<remora::v1::ObjectProgress> progress;
+  while (true) {
+    published = deps_.kube_published();
+    progress.clear();
+    bool settled = published != nullptr;
+    for (const remora::v1::KubeObjectRef& ref : request->objects()) {
+      if (published == nullptr) {
+        remora::v1::ObjectProgress p;
+        *p.mutable_object() = ref;
+        p.set_state("pending");
+        p.set_detail("remora-control has not synced with the API server yet");
+        progress.push_back(std::move(p));
+        continue;
+      }
+      progress.push_back(Settle(*published, ref));
+      settled = settled && IsSettled(progress.back());
+    }
+    if (settled || absl::Now() >= deadline || context->IsCancelled()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  bool all_settled = published != nullptr;
+  for (auto& p : progress) {
+    all_settled = all_settled && IsSettled(p);
+    *response->add_objects() = std::move(p);
+  }
+  if (!all_settled) return grpc::Status::OK;  // the client reports what is still pending
+  return AwaitAcks(*context, published->version, deadline, response->mutable_proxies());
+}
+
+grpc::Status OperatorService::AwaitAcks(grpc::ServerContext& context, uint64_t version,
+                                        absl::Time deadline, remora::v1::WaitResponse* response) {
   std::optional<PushRecord> push;
   // The pusher debounces; wait for it to have computed who this version affects.
-  while (!(push = deps_.tracker.PushFor(request->version())) && absl::Now() < deadline &&
-         !context->IsCancelled()) {
+  while (!(push = deps_.tracker.PushFor(version)) && absl::Now() < deadline &&
+         !context.IsCancelled()) {
     absl::SleepFor(absl::Milliseconds(2));
   }
-  response->set_version(request->version());
+  response->set_version(version);
   if (!push) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        absl::StrCat("version ", request->version(), " was not pushed in time"));
+                        absl::StrCat("version ", version, " was not pushed in time"));
   }
   response->set_affected(static_cast<uint32_t>(push->affected.size()));
   while (true) {
@@ -176,7 +229,7 @@ grpc::Status OperatorService::WaitForVersion(grpc::ServerContext* context,
         std::all_of(pending.begin(), pending.end(), [](const remora::v1::ProxyProgress& p) {
           return p.state() == "nacked" || p.state() == "disconnected";
         });
-    if (all_answered || absl::Now() >= deadline || context->IsCancelled()) {
+    if (all_answered || absl::Now() >= deadline || context.IsCancelled()) {
       response->set_acked(answered);
       response->set_slowest_ms(slowest);
       for (auto& p : pending) *response->add_proxies() = std::move(p);

@@ -9,6 +9,7 @@
 #include "certs/ca.h"
 #include "certs/token_authority.h"
 #include "remora/v1/operator.grpc.pb.h"
+#include "xds/kube/object_wait.h"
 #include "xds/server/ads_server.h"
 #include "xds/server/operator_auth.h"
 #include "xds/server/proxy_tracker.h"
@@ -28,6 +29,8 @@ struct OperatorDeps {
   std::function<void()> on_ca_change;
   // Kubernetes mode: the cluster is the source of truth and Apply refuses (kubectl changes it).
   bool kube_mode = false;
+  // Kubernetes mode: what the cluster sync last published (null before its first publication).
+  std::function<std::shared_ptr<const PublishedCluster>()> kube_published;
 };
 
 // Checks one document before it is stored: a supported kind whose content is valid.
@@ -46,6 +49,9 @@ class OperatorService final : public remora::v1::Operator::Service {
                    remora::v1::GetResponse* response) override;
   grpc::Status WaitForVersion(grpc::ServerContext* context, const remora::v1::WaitRequest* request,
                               remora::v1::WaitResponse* response) override;
+  grpc::Status WaitForObjects(grpc::ServerContext* context,
+                              const remora::v1::WaitObjectsRequest* request,
+                              remora::v1::WaitObjectsResponse* response) override;
   grpc::Status ProxyStatus(grpc::ServerContext* context,
                            const remora::v1::ProxyStatusRequest* request,
                            remora::v1::ProxyStatusResponse* response) override;
@@ -59,6 +65,10 @@ class OperatorService final : public remora::v1::Operator::Service {
                         remora::v1::RotateCaResponse* response) override;
 
  private:
+  // Waits until every proxy `version` affects acknowledged or refused it, or `deadline`.
+  grpc::Status AwaitAcks(grpc::ServerContext& context, uint64_t version, absl::Time deadline,
+                         remora::v1::WaitResponse* response);
+
   OperatorDeps deps_;
 };
 
