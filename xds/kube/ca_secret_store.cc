@@ -61,11 +61,16 @@ absl::StatusOr<certs::CaState> CaStateFromSecret(const Json& secret, absl::strin
 }
 
 CaSecretStore::CaSecretStore(std::shared_ptr<kube::ApiClient> client, CaSecretStoreOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {}
+    : client_(std::move(client)), options_(std::move(options)) {
+  if (!options_.cache_dir.empty()) {
+    cache_ = std::make_unique<certs::FileCaStateStore>(options_.cache_dir);
+  }
+}
 
 CaSecretStore::CaSecretStore(std::unique_ptr<asio::io_context> io,
                              std::shared_ptr<kube::ApiClient> client, CaSecretStoreOptions options)
-    : io_(std::move(io)), client_(std::move(client)), options_(std::move(options)) {
+    : CaSecretStore(std::move(client), std::move(options)) {
+  io_ = std::move(io);
   work_.emplace(io_->get_executor());
   thread_ = std::thread([io = io_.get()] { io->run(); });
 }
@@ -108,14 +113,54 @@ Json CaSecretStore::NewSecret(const certs::CaState& state) const {
                 {kCaSecretOperatorTokenKey, absl::Base64Escape(RandomToken())}}}};
 }
 
+void CaSecretStore::Cache(const certs::CaState& state) {
+  if (cache_ == nullptr) return;
+  absl::StatusOr<certs::CaState> cached = cache_->LoadOrCreate([&] { return state; });
+  if (cached.ok() && certs::SerializeCaState(*cached) != certs::SerializeCaState(state)) {
+    cached = cache_->Update([&](certs::CaState) { return state; });
+  }
+  if (!cached.ok()) {
+    LOG_WARN("ca", "cannot keep a local copy of ", Describe(), " in ", cache_->Describe(), ": ",
+             cached.status().message());
+  }
+}
+
+absl::StatusOr<certs::CaState> CaSecretStore::FromCache(const absl::Status& error) {
+  // Only when the API server is unreachable or failing: a refusal (RBAC) or a malformed Secret
+  // is the operator's to fix, and starting on a stale copy would hide it.
+  const bool unreachable = absl::IsUnavailable(error) || absl::IsDeadlineExceeded(error) ||
+                           absl::IsInternal(error) || absl::IsResourceExhausted(error);
+  if (cache_ == nullptr || !unreachable) return error;
+  absl::StatusOr<certs::CaState> cached = cache_->LoadOrCreate(
+      [&]() -> absl::StatusOr<certs::CaState> { return error; });  // none cached: the error
+  if (!cached.ok()) return error;
+  LOG_WARN("ca", "cannot read ", Describe(), " (", error.message(),
+           "); starting with the copy of it in ", cache_->Describe(),
+           ", and following the Secret once the API server answers");
+  return cached;
+}
+
 absl::StatusOr<certs::CaState> CaSecretStore::LoadOrCreate(
+    const std::function<absl::StatusOr<certs::CaState>()>& create) {
+  absl::StatusOr<certs::CaState> state = LoadOrCreateInSecret(create);
+  if (state.ok()) Cache(*state);
+  return state;
+}
+
+absl::StatusOr<certs::CaState> CaSecretStore::LoadOrCreateInSecret(
     const std::function<absl::StatusOr<certs::CaState>()>& create) {
   const std::string what = Describe();
   auto fail = [&](const absl::Status& s, absl::string_view doing) {
-    return absl::Status(s.code(),
-                        absl::StrCat(doing, " ", what, ": ", s.message(),
-                                     " (remora-control needs get, create and update on it: see the "
-                                     "Role remora-control in examples/kubernetes/10-rbac.yaml)"));
+    std::string hint;
+    if (absl::IsPermissionDenied(s) || absl::IsUnauthenticated(s)) {
+      hint =
+          " (remora-control needs get, create and update on it: see the Role remora-control "
+          "in examples/kubernetes/10-rbac.yaml)";
+    } else if (absl::IsNotFound(s)) {
+      hint = absl::StrCat(" (the Secret lives in remora-control's own namespace, --namespace=",
+                          options_.namespace_name, ", which must exist)");
+    }
+    return absl::Status(s.code(), absl::StrCat(doing, " ", what, ": ", s.message(), hint));
   };
   std::shared_ptr<kube::ApiClient> client = client_;
   const std::string ns = options_.namespace_name;
@@ -127,6 +172,8 @@ absl::StatusOr<certs::CaState> CaSecretStore::LoadOrCreate(
     absl::StatusOr<certs::CaState> state = CaStateFromSecret(*existing, what);
     if (!absl::IsNotFound(state.status())) return state;
   } else if (!absl::IsNotFound(existing.status())) {
+    absl::StatusOr<certs::CaState> cached = FromCache(existing.status());
+    if (cached.ok()) return cached;
     return fail(existing.status(), "cannot read");
   }
   // None stored yet. The new state is made here, on the caller's thread, so the coroutine below
@@ -228,7 +275,9 @@ absl::StatusOr<certs::CaState> CaSecretStore::Update(
                                                   : " (is the API server reachable, and may "
                                                     "remora-control update the Secret?)"));
   }
-  return CaStateFromSecret(*stored, what);
+  absl::StatusOr<certs::CaState> state = CaStateFromSecret(*stored, what);
+  if (state.ok()) Cache(*state);
+  return state;
 }
 
 absl::StatusOr<std::string> CaSecretStore::LoadOrCreateOperatorToken() {
@@ -271,7 +320,7 @@ void CaSecretStore::Follow(std::function<void(const certs::CaState&)> on_state) 
   options.type = kube::types::kSecrets;
   options.namespace_name = options_.namespace_name;
   options.field_selector = absl::StrCat("metadata.name=", options_.name);
-  options.on_change = [what = Describe(),
+  options.on_change = [this, what = Describe(),
                        on_state = std::move(on_state)](const kube::ChangeBatch& batch) {
     for (const kube::Change& change : batch.changes) {
       if (change.type == kube::Change::Type::kDeleted) {
@@ -285,6 +334,7 @@ void CaSecretStore::Follow(std::function<void(const certs::CaState&)> on_state) 
         LOG_ERROR("ca", "keeping the installed CA state: ", state.status().message());
         continue;
       }
+      Cache(*state);
       on_state(*state);
     }
   };

@@ -39,6 +39,10 @@ struct CaSecretStoreOptions {
   std::string name = kCaSecretName;
   int attempts = 5;                            // GetAndUpdate tries before giving up on conflicts
   absl::Duration timeout = absl::Seconds(90);  // per blocking call
+  // A local copy of the last state read or written (FileCaStateStore layout); "" = none. When
+  // the API server cannot be reached at start, LoadOrCreate serves this copy (with a warning),
+  // so a replica restarted while the API server is down still starts with its roots.
+  std::string cache_dir;
 };
 
 // The CA state a Secret object holds (pure; the Secret is written by others: untrusted).
@@ -66,7 +70,7 @@ class CaSecretStore final : public certs::CaStateStore {
   absl::StatusOr<std::string> LoadOrCreateOperatorToken();
 
   // Watches the Secret (an informer with fieldSelector metadata.name=<name>) and calls
-  // `on_state` with the state of each version of it. A version that does not parse is logged,
+  // `on_state` with the state of each version of it (also kept in the local copy). A version that does not parse is logged,
   // naming the Secret, and skipped: the caller keeps its state. Call once.
   void Follow(std::function<void(const certs::CaState&)> on_state);
   // Ends Follow() and the store's own thread, if any. Idempotent; the destructor calls it.
@@ -75,13 +79,20 @@ class CaSecretStore final : public certs::CaStateStore {
  private:
   CaSecretStore(std::unique_ptr<asio::io_context> io, std::shared_ptr<kube::ApiClient> client,
                 CaSecretStoreOptions options);
+  absl::StatusOr<certs::CaState> LoadOrCreateInSecret(
+      const std::function<absl::StatusOr<certs::CaState>()>& create);
   nlohmann::json NewSecret(const certs::CaState& state) const;
+  // Keeps `state` in the local copy, if any (failures are logged: it is only a cache).
+  void Cache(const certs::CaState& state);
+  // LoadOrCreate's fallback when the Secret cannot be read for `error`.
+  absl::StatusOr<certs::CaState> FromCache(const absl::Status& error);
 
   std::unique_ptr<asio::io_context> io_;  // New(): the client's own loop
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   const std::shared_ptr<kube::ApiClient> client_;
   const CaSecretStoreOptions options_;
+  std::unique_ptr<certs::FileCaStateStore> cache_;
   std::shared_ptr<kube::Informer> informer_;
 };
 

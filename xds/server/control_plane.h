@@ -16,7 +16,9 @@
 #include "http/http_server.h"
 #include "inject/webhook_server.h"
 #include "kube/api_client.h"
+#include "kube/cluster_config.h"
 #include "net/asio.h"
+#include "xds/kube/ca_secret_store.h"
 #include "xds/kube/kube_sync.h"
 #include "xds/kube/root_cert_publisher.h"
 #include "xds/server/ads_server.h"
@@ -74,6 +76,12 @@ class ControlPlane {
   absl::StatusOr<int> StartDevPort();
   // Kubernetes mode: the API client and the informers that fill the store.
   absl::Status StartKube();
+  absl::StatusOr<kube::ClusterConfig> KubeConfig() const;
+  // Kubernetes mode: the CA over Secret remora-ca, and the operator token from it.
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> OpenKubeCa(
+      const certs::CaOptions& ca_options, absl::Time now);
+  // Installs what other replicas store in the Secret (once serving).
+  void FollowKubeCa();
   void OnCaChange();
   awaitable<void> Maintenance();
 
@@ -84,6 +92,7 @@ class ControlPlane {
   AdsStats ads_stats_;
   ProxyTracker tracker_;
   std::unique_ptr<certs::CertificateAuthority> ca_;
+  CaSecretStore* ca_secret_ = nullptr;  // Kubernetes mode: ca_'s store
   std::unique_ptr<certs::TokenAuthority> tokens_;
   std::unique_ptr<OperatorAuth> operator_auth_;
   std::unique_ptr<ConfigStore> store_;
