@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -220,6 +221,18 @@ class KubeReplicasTest : public ::testing::Test {
 
   std::string Outbound() { return frontend_->Address("outbound"); }
 
+  // The proxy's log lines at warn and above, other than the xDS stream's reconnection attempts.
+  static std::string Warnings(const ProxyProcess& proxy) {
+    std::string out;
+    for (absl::string_view line : absl::StrSplit(proxy.Log(), '\n')) {
+      if ((absl::StrContains(line, " warn ") || absl::StrContains(line, " error ")) &&
+          !absl::StrContains(line, "xDS stream")) {
+        absl::StrAppend(&out, line, "\n");
+      }
+    }
+    return out;
+  }
+
   std::string name_;
   std::string dir_;
   TestApp app_{TestApp::Mode::kHttp};
@@ -319,7 +332,9 @@ TEST_F(KubeReplicasTest, KillingOneReplicaUnderLoadFailsNoRequest) {
   load.join();
   EXPECT_GT(sent.load(), at_kill);
   EXPECT_EQ(failed.load(), 0) << "of " << sent.load() << " requests (" << at_kill
-                              << " before the kill); first: " << first_failure;
+                              << " before the kill); first: " << first_failure << "\nweb:\n"
+                              << Warnings(*web_) << "frontend:\n"
+                              << Warnings(*frontend_);
   std::cout << sent.load() << " requests, " << at_kill << " before the kill, "
             << after_switch - at_kill << " until both proxies were synced with B\n";
   // A policy change made after the kill reaches the proxies through B.

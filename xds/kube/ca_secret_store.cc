@@ -140,6 +140,21 @@ absl::StatusOr<certs::CaState> CaSecretStore::FromCache(const absl::Status& erro
   return cached;
 }
 
+absl::StatusOr<certs::CaState> CaSecretStore::Seed() const {
+  if (options_.seed_dir.empty()) return absl::NotFoundError("no seed");
+  certs::FileCaStateStore seed(options_.seed_dir);
+  absl::StatusOr<certs::CaState> state = seed.LoadOrCreate(
+      []() -> absl::StatusOr<certs::CaState> { return absl::NotFoundError("no seed"); });
+  if (state.ok()) {
+    LOG_INFO("ca", "storing the roots of ", options_.seed_dir, " in ", Describe(),
+             ", which does not exist yet");
+  } else if (!absl::IsNotFound(state.status())) {
+    LOG_WARN("ca", "not seeding ", Describe(), " from ", options_.seed_dir, ": ",
+             state.status().message());
+  }
+  return state;
+}
+
 absl::StatusOr<certs::CaState> CaSecretStore::LoadOrCreate(
     const std::function<absl::StatusOr<certs::CaState>()>& create) {
   absl::StatusOr<certs::CaState> state = LoadOrCreateInSecret(create);
@@ -178,7 +193,8 @@ absl::StatusOr<certs::CaState> CaSecretStore::LoadOrCreateInSecret(
   }
   // None stored yet. The new state is made here, on the caller's thread, so the coroutine below
   // uses only values it owns even if this call gives up waiting for it.
-  absl::StatusOr<certs::CaState> fresh = create();
+  absl::StatusOr<certs::CaState> fresh = Seed();
+  if (!fresh.ok()) fresh = create();
   if (!fresh.ok()) return fresh.status();
   Json secret = NewSecret(*fresh);
   absl::StatusOr<Json> stored;

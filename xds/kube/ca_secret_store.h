@@ -43,6 +43,10 @@ struct CaSecretStoreOptions {
   // the API server cannot be reached at start, LoadOrCreate serves this copy (with a warning),
   // so a replica restarted while the API server is down still starts with its roots.
   std::string cache_dir;
+  // Where a single replica kept its CA before (FileCaStateStore layout, <state-dir>/ca); "" =
+  // none. When the Secret does not exist yet, the first replica stores the roots found there
+  // instead of new ones, so upgrading to the Secret keeps every issued certificate trusted.
+  std::string seed_dir;
 };
 
 // The CA state a Secret object holds (pure; the Secret is written by others: untrusted).
@@ -70,8 +74,9 @@ class CaSecretStore final : public certs::CaStateStore {
   absl::StatusOr<std::string> LoadOrCreateOperatorToken();
 
   // Watches the Secret (an informer with fieldSelector metadata.name=<name>) and calls
-  // `on_state` with the state of each version of it (also kept in the local copy). A version that does not parse is logged,
-  // naming the Secret, and skipped: the caller keeps its state. Call once.
+  // `on_state` with the state of each version of it (also kept in the local copy). A version that
+  // does not parse is logged, naming the Secret, and skipped: the caller keeps its state. Call
+  // once.
   void Follow(std::function<void(const certs::CaState&)> on_state);
   // Ends Follow() and the store's own thread, if any. Idempotent; the destructor calls it.
   void Stop();
@@ -82,6 +87,8 @@ class CaSecretStore final : public certs::CaStateStore {
   absl::StatusOr<certs::CaState> LoadOrCreateInSecret(
       const std::function<absl::StatusOr<certs::CaState>()>& create);
   nlohmann::json NewSecret(const certs::CaState& state) const;
+  // The state in options_.seed_dir, or NotFound.
+  absl::StatusOr<certs::CaState> Seed() const;
   // Keeps `state` in the local copy, if any (failures are logged: it is only a cache).
   void Cache(const certs::CaState& state);
   // LoadOrCreate's fallback when the Secret cannot be read for `error`.

@@ -183,5 +183,49 @@ TEST_F(CaSecretStoreTest, ASecretWithoutCaStateIsFilledIn) {
       "eA==");
 }
 
+TEST_F(CaSecretStoreTest, TheFirstReplicaStoresTheRootsItKeptOnDiskBefore) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/single-replica-ca";
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> before =
+      certs::CertificateAuthority::Open(
+          certs::CaOptions{}, std::make_unique<certs::FileCaStateStore>(dir), absl::Now());
+  ASSERT_TRUE(before.ok()) << before.status();
+  CaSecretStoreOptions options = Options();
+  options.seed_dir = dir;
+  absl::StatusOr<std::unique_ptr<CaSecretStore>> store = CaSecretStore::New(Config(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> after =
+      certs::CertificateAuthority::Open(certs::CaOptions{}, std::move(*store), absl::Now());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(Fingerprints(**after), Fingerprints(**before));
+  EXPECT_EQ(StoredState(), certs::SerializeCaState((*before)->State()));
+}
+
+TEST_F(CaSecretStoreTest, AReplicaStartsFromItsCopyWhileTheApiServerIsDown) {
+  CaSecretStoreOptions options = Options();
+  options.cache_dir = std::string(std::getenv("TEST_TMPDIR")) + "/kube-ca-copy";
+  std::vector<std::string> first;
+  {
+    absl::StatusOr<std::unique_ptr<CaSecretStore>> store = CaSecretStore::New(Config(), options);
+    ASSERT_TRUE(store.ok());
+    auto ca = certs::CertificateAuthority::Open(certs::CaOptions{}, std::move(*store), absl::Now());
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    first = Fingerprints(**ca);
+  }
+  ASSERT_TRUE(kube_->Down().ok());
+  absl::StatusOr<std::unique_ptr<CaSecretStore>> store = CaSecretStore::New(Config(), options);
+  ASSERT_TRUE(store.ok());
+  auto ca = certs::CertificateAuthority::Open(certs::CaOptions{}, std::move(*store), absl::Now());
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  EXPECT_EQ(Fingerprints(**ca), first);
+  // Without a copy, it refuses to start rather than make a CA of its own.
+  absl::StatusOr<std::unique_ptr<CaSecretStore>> bare = CaSecretStore::New(Config(), Options());
+  ASSERT_TRUE(bare.ok());
+  auto refused =
+      certs::CertificateAuthority::Open(certs::CaOptions{}, std::move(*bare), absl::Now());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("cannot read Secret default/remora-ca"));
+  ASSERT_TRUE(kube_->Up().ok());
+}
+
 }  // namespace
 }  // namespace remora::xds

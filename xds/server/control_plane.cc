@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> ControlPlane::OpenK
   CaSecretStoreOptions secret;
   secret.namespace_name = options_.own_namespace;
   secret.cache_dir = options_.state_dir + "/kube-ca";
+  secret.seed_dir = options_.state_dir + "/ca";  // where one replica kept it before
   absl::StatusOr<std::unique_ptr<CaSecretStore>> store =
       CaSecretStore::New(std::move(*config), secret);
   if (!store.ok()) return store.status();
