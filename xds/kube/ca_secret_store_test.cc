@@ -138,8 +138,7 @@ TEST_F(CaSecretStoreTest, AMalformedSecretIsRefusedByNameAndTheCaKeepsItsState) 
   });
   const std::vector<std::string> before = Fingerprints(*ca);
   Kubectl({"patch", "secret", "remora-ca", "-n", "default", "--type=merge", "-p",
-           // base64 of {"roots":"not a list"}
-           R"({"data":{"ca-state.json":"eyJyb290cyI6Im5vdCBhIGxpc3QifQ=="}})"});
+           R"({"stringData":{"ca-state.json":"{\"roots\":\"not a list\"}"}})"});
   absl::StatusOr<std::string> rotated = ca->RotateAdd(absl::Now());
   ASSERT_FALSE(rotated.ok());
   EXPECT_THAT(rotated.status().message(), HasSubstr("Secret default/remora-ca"));
