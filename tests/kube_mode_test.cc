@@ -24,6 +24,10 @@ std::string Cluster(uint16_t port) {
   return absl::StrCat(R"(
 apiVersion: v1
 kind: Namespace
+metadata: {name: remora-system}
+---
+apiVersion: v1
+kind: Namespace
 metadata: {name: shop, labels: {team: shop}}
 ---
 apiVersion: v1

@@ -121,7 +121,11 @@ struct IdentityFilesConfig {
 // Where the proxy gets its certificate and dynamic configuration when it is part of a mesh with
 // a control plane (instead of static files).
 struct ControlPlaneConfig {
-  std::string address;  // host:port of remora-control (xDS + CA over TLS)
+  // host:port of remora-control (xDS + CA over TLS), or any gRPC target naming several replicas,
+  // e.g. "ipv4:10.0.0.1:15012,10.0.0.2:15012": gRPC's pick_first connects to the first that
+  // answers and, when that replica goes away, to another (the last configuration stays enforced
+  // meanwhile). In a cluster the Service name does the same through DNS.
+  std::string address;
   // The name the control plane's certificate must carry (a DNS SAN), whatever address is dialled.
   std::string server_name = "remora-control.remora-system.svc";
   std::string token_file;  // the bootstrap token, re-read before every certificate request

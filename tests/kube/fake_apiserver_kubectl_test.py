@@ -245,8 +245,16 @@ class KubectlTest(unittest.TestCase):
             self.assertIn("mutatingwebhookconfiguration.admissionregistration.k8s.io/"
                           "remora-sidecar-injector created", r.out)
             self.assertIn("deployment.apps/web created", r.out)
+            self.assertIn("poddisruptionbudget.policy/remora-control created", r.out)
+            self.assertIn("role.rbac.authorization.k8s.io/remora-control created", r.out)
             r = s.kubectl("apply", "-f", examples)
-            self.assertNotIn("configured", r.out)
+            # kubectl always sends a PodDisruptionBudget's selector again (its patch strategy is
+            # "replace"), so it says "configured" for it; the stored object does not change.
+            pdb = "poddisruptionbudget.policy/remora-control configured"
+            self.assertNotIn("configured", r.out.replace(pdb, ""))
+            r = s.kubectl("get", "pdb", "remora-control", "-n", "remora-system", "-o",
+                          "jsonpath={.metadata.generation}")
+            self.assertEqual(r.out, "1")
             # The webhook selects shop: with remora-control absent, failurePolicy Fail refuses.
             r = s.kubectl("run", "p", "-n", "shop", "--image=busybox", check=False)
             self.assertIn('failed calling webhook "namespace.inject.sidecar.remora.io"', r.err)

@@ -1,7 +1,7 @@
 """Unit tests of the fake API server's pure parts: selectors, patches, the store's history."""
 import unittest
 
-from fakekube import patch, selectors, store
+from fakekube import defaults, patch, selectors, store
 from fakekube.status import ApiError
 
 
@@ -60,6 +60,16 @@ class PatchTest(unittest.TestCase):
 
 def _obj(name, rv):
     return {"metadata": {"name": name, "namespace": "n", "resourceVersion": str(rv)}}
+
+
+class DefaultsTest(unittest.TestCase):
+    def test_secret_string_data_is_merged_into_data_and_not_stored(self):
+        obj = {"metadata": {"name": "s"}, "data": {"a": "eA==", "b": "eQ=="},
+               "stringData": {"b": "new", "c": "{\"k\":1}"}}
+        defaults.secret(obj, None)
+        self.assertNotIn("stringData", obj)
+        self.assertEqual(obj["type"], "Opaque")
+        self.assertEqual(obj["data"], {"a": "eA==", "b": "bmV3", "c": "eyJrIjoxfQ=="})
 
 
 class StoreTest(unittest.TestCase):

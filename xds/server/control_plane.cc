@@ -43,6 +43,8 @@ void AddChannelArguments(grpc::ServerBuilder& builder) {
 }  // namespace
 
 ControlPlane::~ControlPlane() {
+  // First: the Secret's watch calls into the CA and posts to io_.
+  if (ca_secret_ != nullptr) ca_secret_->Stop();
   if (dev_grpc_ != nullptr) {
     dev_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
@@ -98,6 +100,56 @@ absl::StatusOr<int> ControlPlane::StartDevPort() {
   return port;
 }
 
+absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> ControlPlane::OpenKubeCa(
+    const certs::CaOptions& ca_options, absl::Time now) {
+  // Several replicas share the CA through Secret remora-ca (xds/kube/ca_secret_store.h); the
+  // state directory keeps only a copy, for a start while the API server is down.
+  CaSecretStoreOptions secret;
+  secret.namespace_name = options_.own_namespace;
+  secret.cache_dir = options_.state_dir + "/kube-ca";
+  secret.seed_dir = options_.state_dir + "/ca";  // where one replica kept it before
+  absl::StatusOr<std::unique_ptr<CaSecretStore>> store = CaSecretStore::New(*kube_config_, secret);
+  if (!store.ok()) return store.status();
+  ca_secret_ = store->get();
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> ca =
+      certs::CertificateAuthority::Open(ca_options, std::move(*store), now);
+  if (!ca.ok()) {
+    ca_secret_ = nullptr;
+    return ca.status();
+  }
+  // The operator token is shared the same way, so remoractl may reach any replica: the Secret's
+  // is written where remoractl --state-dir looks for it (and OperatorAuth reads it).
+  absl::StatusOr<std::string> token = ca_secret_->LoadOrCreateOperatorToken();
+  if (token.ok()) {
+    if (absl::Status s =
+            WriteFileAtomic(options_.state_dir + "/operator.token", *token + "\n", 0600);
+        !s.ok()) {
+      return s;
+    }
+  } else {
+    LOG_WARN("control", "cannot read the operator token from ", ca_secret_->Describe(), ": ",
+             token.status().message(), "; using the one in ", options_.state_dir,
+             " (made on first start), which other replicas do not accept");
+  }
+  return ca;
+}
+
+void ControlPlane::FollowKubeCa() {
+  if (ca_secret_ == nullptr) return;
+  // Another replica's rotation step: install it, then renew and republish as after our own.
+  ca_secret_->Follow([this](const certs::CaState& state) {
+    absl::StatusOr<bool> changed = ca_->Reload(state);
+    if (!changed.ok()) {
+      LOG_ERROR("control", "keeping the installed CA: ", ca_secret_->Describe(), ": ",
+                changed.status().message());
+    } else if (*changed) {
+      LOG_INFO("control", "CA roots changed in ", ca_secret_->Describe(), " (phase ", ca_->Phase(),
+               "); renewing and republishing");
+      asio::post(io_, [this] { OnCaChange(); });
+    }
+  });
+}
+
 absl::Status ControlPlane::StartKube() {
   absl::StatusOr<std::shared_ptr<kube::ApiClient>> client =
       kube::ApiClient::New(io_.get_executor(), std::move(*kube_config_));
@@ -143,7 +195,9 @@ absl::Status ControlPlane::Start() {
   ca_options.plugin_chain_file = options_.plugin_ca_chain;
   ca_options.plugin_key_file = options_.plugin_ca_key;
   absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> ca =
-      certs::CertificateAuthority::Open(ca_options, now);
+      options_.kube_mode() && ca_options.plugin_chain_file.empty()
+          ? OpenKubeCa(ca_options, now)
+          : certs::CertificateAuthority::Open(ca_options, now);
   if (!ca.ok()) return ca.status();
   ca_ = std::move(*ca);
   absl::StatusOr<std::unique_ptr<certs::TokenAuthority>> tokens =
@@ -190,6 +244,7 @@ absl::Status ControlPlane::Start() {
   }
   if (options_.kube_mode()) {
     if (absl::Status s = StartKube(); !s.ok()) return s;
+    FollowKubeCa();
     // The projected ServiceAccount token, reviewed by the API server, bound to a known pod.
     // Bootstrap tokens are for embedded mode only: here the cluster vouches for pods.
     authenticator_ = std::make_unique<TokenReviewAuthenticator>(
@@ -375,6 +430,7 @@ absl::Status ControlPlane::Run() {
   }
   if (kube_sync_ != nullptr) kube_sync_->Stop();
   if (webhook_ca_bundle_ != nullptr) webhook_ca_bundle_->Stop();
+  if (ca_secret_ != nullptr) ca_secret_->Stop();
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc_.reset();
   ads_->Stop();

@@ -17,7 +17,9 @@
 #include "http/http_server.h"
 #include "inject/webhook_server.h"
 #include "kube/api_client.h"
+#include "kube/cluster_config.h"
 #include "net/asio.h"
+#include "xds/kube/ca_secret_store.h"
 #include "xds/kube/kube_sync.h"
 #include "xds/kube/root_cert_publisher.h"
 #include "xds/kube/webhook_ca_bundle.h"
@@ -90,6 +92,11 @@ class ControlPlane {
   // Renews the serving certificate when due or stale against the CA; a webhook serving it
   // reloads it at once.
   absl::Status RefreshServing(absl::Time now);
+  // Kubernetes mode: the CA over Secret remora-ca, and the operator token from it.
+  absl::StatusOr<std::unique_ptr<certs::CertificateAuthority>> OpenKubeCa(
+      const certs::CaOptions& ca_options, absl::Time now);
+  // Installs what other replicas store in the Secret (once serving).
+  void FollowKubeCa();
   void OnCaChange();
   awaitable<void> Maintenance();
 
@@ -101,6 +108,7 @@ class ControlPlane {
   KubeSyncStats kube_stats_;
   ProxyTracker tracker_;
   std::unique_ptr<certs::CertificateAuthority> ca_;
+  CaSecretStore* ca_secret_ = nullptr;  // Kubernetes mode: ca_'s store
   std::unique_ptr<certs::TokenAuthority> tokens_;
   std::unique_ptr<OperatorAuth> operator_auth_;
   std::unique_ptr<ConfigStore> store_;

@@ -2,6 +2,7 @@
 behaviour. Each function mirrors the Kubernetes code named in its comment; a test-visible object
 should look like one read from a real v1.32 cluster (`kubectl get pod -o json`).
 """
+import base64
 import re
 
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -202,6 +203,15 @@ def namespace(obj, ctx):
 
 def secret(obj, ctx):
     obj.setdefault("type", "Opaque")
+    # stringData is write-only: the API server merges it into data, base64-encoded and winning
+    # over data's own keys, and never stores it (pkg/apis/core/v1/conversion.go,
+    # Convert_v1_Secret_To_core_Secret).
+    string_data = obj.pop("stringData", None)
+    if string_data:
+        data = obj.get("data") or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
 
 
 def endpointslice(obj, ctx):

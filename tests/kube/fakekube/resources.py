@@ -208,6 +208,10 @@ TYPES = [
     ResourceType("apps", "v1", "deployments", "Deployment", short_names=["deploy"],
                  categories=["all"], subresources=["status"], status_subresource=True,
                  generation=True),
+    # The examples run remora-control's replicas under a PodDisruptionBudget.
+    ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
+                 short_names=["pdb"], subresources=["status"], status_subresource=True,
+                 generation=True),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole",
                  namespaced=False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
