@@ -71,7 +71,7 @@ struct Known {
 };
 
 const std::vector<Known>& KnownTypes() {
-  static const auto* known = new std::vector<Known>{
+  static const std::vector<Known> known{
       {"v1", "Namespace", kube::types::kNamespaces},
       {"v1", "ServiceAccount", {"", "v1", "serviceaccounts", "ServiceAccount", true}},
       {"v1", "ConfigMap", kube::types::kConfigMaps},
@@ -93,10 +93,13 @@ const std::vector<Known>& KnownTypes() {
       {"rbac.authorization.k8s.io/v1",
        "RoleBinding",
        {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true}},
+      {"policy/v1",
+       "PodDisruptionBudget",
+       {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true}},
       {"admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
        kube::types::kMutatingWebhookConfigurations},
   };
-  return *known;
+  return known;
 }
 
 std::string StringAt(const nlohmann::json& object, const char* a, const char* b = nullptr) {
