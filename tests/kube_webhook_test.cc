@@ -6,6 +6,7 @@
 // comes back injected proves the API server trusted the certificate through that caBundle. Every
 // wait polls an observable condition.
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -59,13 +60,22 @@ class KubeWebhookTest : public ::testing::Test {
     kube_ = std::move(*kube);
   }
 
-  // Applies the webhook configuration `webhook_yaml` (named `config_name`) and the injected
-  // namespace, starts remora-control in Kubernetes mode with `args`, and has the API server dial
-  // `host` (the configuration's Service, host:port) at the control plane's webhook port.
+  // Applies the webhook configuration `webhook_yaml` (named `config_name`), the injected
+  // namespace and the control plane's, starts remora-control in Kubernetes mode with `args`, and
+  // has the API server dial `host` (the configuration's Service, host:port) at the control plane's
+  // webhook port.
   void Install(const std::string& webhook_yaml, std::vector<std::string> args,
                const std::string& host, const std::string& config_name) {
     config_name_ = config_name;
-    KubectlResult applied = kube_->KubectlApply(webhook_yaml + "---\n" + InjectedNamespace());
+    // The control plane's own namespace (examples/kubernetes/00-namespace.yaml): its CA Secret
+    // lives there.
+    std::string own_namespace = "remora-system";
+    for (const std::string& arg : args) {
+      if (absl::StartsWith(arg, "--namespace=")) own_namespace = arg.substr(12);
+    }
+    KubectlResult applied = kube_->KubectlApply(absl::StrCat(
+        webhook_yaml, "---\n", InjectedNamespace(),
+        "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ", own_namespace, "}\n"));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     args.push_back(absl::StrCat("--kubeconfig=", kube_->kubeconfig_path()));
     args.push_back("--webhook-listen=127.0.0.1:0");

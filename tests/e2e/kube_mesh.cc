@@ -143,6 +143,15 @@ absl::StatusOr<std::unique_ptr<KubeMesh>> KubeMesh::Start(MeshOptions options) {
         testing::FakeApiServer::Start(fake);
     if (!server.ok()) return server.status();
     self->kube_ = std::move(*server);
+    // The control plane's namespace first, as an install does: its CA Secret lives there.
+    const std::string ns_yaml =
+        testing::ReadFileOrEmpty(RunfilesBase() + "/examples/kubernetes/00-namespace.yaml");
+    mesh.Tell({"kubectl", "apply", "-f", "examples/kubernetes/00-namespace.yaml"});
+    testing::KubectlResult created = self->kube_->KubectlApply(ns_yaml);
+    if (ns_yaml.empty() || created.exit_code != 0) {
+      return absl::InternalError(absl::StrCat(
+          "kubectl apply -f examples/kubernetes/00-namespace.yaml failed: ", created.output));
+    }
     // The injector's settings: as examples/kubernetes/20-control-plane.yaml's ConfigMap, with the
     // control plane's address on the bridge (no cluster DNS here).
     if (absl::Status s = WritePlainFile(
