@@ -236,6 +236,8 @@ class Bench:
             "cp_proxies": [1000, 10000], "cp_rounds": 3 if q else 5,
             "overload_seconds": 10 if q else 30, "overload_conns": 512,
             "handshake_seconds": 2 if q else 5,
+            "kube_pods": 10000, "kube_policies": 1000, "kube_proxies": 1000,
+            "kube_relists": 3 if q else 5,
         }
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -1004,6 +1006,59 @@ CAfile = {c}/ca.crt
                 f"{applies[-1]['server_affected'] if applies else '—'} |")
         self.sections.append("\n".join(lines))
 
+    # --- scenario 9: Kubernetes mode at cluster scale (bench/kube_scale.py) --------------------
+    def scenario9(self):
+        import kube_scale
+        p = self.p
+        ks = kube_scale.KubeScale(self, p["kube_pods"], p["kube_policies"], p["kube_proxies"],
+                                  p["cp_rounds"], p["kube_relists"], memory_kib, run_json)
+        try:
+            r = ks.run()
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+            log(f"s9: {e}")
+            self.stop_procs("kube-control")
+            self.stop_procs("kube-fake")
+            self.sections.append(f"## 9. Kubernetes mode at cluster scale\n\nfailed: {e}")
+            return
+        self.results["s9"] = r
+        log(f"s9: {r}")
+        anchor_kib_per_1000 = 1.5e6 * 1024 / 2  # istiod: about 1.5 GB for 2,000 sidecars
+        conn = r.get("connected") or {}
+        rounds = r.get("rounds") or []
+        lines = [
+            "## 9. Kubernetes mode at cluster scale",
+            "",
+            f"remora-control `--kubeconfig` against the tests' fake API server holding "
+            f"{r['pods']:,} pods shaped like a real injected pod (`kubectl get pod -o json`), "
+            f"{r['pods'] // 10:,} Services with their EndpointSlices and {r['policies']:,} policies "
+            f"(half NetworkPolicies, half AuthorizationPolicies): {r['objects']:,} objects. "
+            "bench/kube_scale.py says how each figure is taken.",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| first sync (list everything, map, publish) | {r['first_sync_s']:.1f} s |",
+            f"| objects cached / refused by the engine | {r['cached_objects']:,.0f} / "
+            f"{r['refused_objects']:,.0f} |",
+            f"| control plane PSS, empty cluster → loaded | {r['pss_empty_kib'] / 1024:.0f} MiB → "
+            f"{r['pss_full_kib'] / 1024:.0f} MiB |",
+            f"| **PSS per 1,000 pods** (with their services and policies) | "
+            f"**{r['kib_per_1000_pods'] / 1024:.1f} MiB** |",
+            f"| istiod's published figure: about 1.5 GB per 2,000 sidecars | "
+            f"{anchor_kib_per_1000 / 1024:.0f} MiB per 1,000 (remora: "
+            f"{r['kib_per_1000_pods'] / anchor_kib_per_1000:.3f}×) |",
+            f"| re-list of every resource after 410 Gone | {spread(r['relist_s'], 1)} s |",
+        ]
+        if conn:
+            lines += [
+                f"| {conn['proxies']:,} simulated proxies connected | {conn['connect_s']:.1f} s; "
+                f"{conn['kib_per_proxy']:.1f} KiB PSS per proxy |",
+                f"| `kubectl apply` to the last proxy's ACK | p50 ACK "
+                f"{spread([a['p50_ack_ms'] for a in rounds], 0)} ms, last ACK "
+                f"{spread([a['last_ack_ms'] for a in rounds], 0)} ms (kubectl itself: "
+                f"{spread([a['apply_rpc_ms'] for a in rounds], 0)} ms) |",
+            ]
+        self.sections.append("\n".join(lines))
+
     # --- scenario 8: overload -------------------------------------------------------------------
     def scenario8(self):
         p = self.p
@@ -1249,7 +1304,7 @@ def main():
     ap.add_argument("--bin-dir", required=True, help="bazel-bin of an optimized build")
     ap.add_argument("--work-dir", default="/tmp/remora-bench")
     ap.add_argument("--quick", action="store_true", help="short runs, 3 repetitions")
-    ap.add_argument("--scenario", default="", help="comma-separated scenario numbers (default: all; 0: none)")
+    ap.add_argument("--scenario", default="", help="comma-separated scenario numbers 1-9 (default: all; 0: none)")
     ap.add_argument("--runs", type=int, default=0, help="repetitions (default 5, quick 3)")
     ap.add_argument("--contestants", default="", help="comma-separated subset (direct is always kept)")
     ap.add_argument("--rates", default="1000,10000", help="scenario 2's request rates")
@@ -1260,7 +1315,7 @@ def main():
     if os.cpu_count() < 2:
         raise SystemExit("needs 2 cores: one for the sidecars, one for the load generator and backend")
     # --scenario=0 runs none (with --profile: only the profiles).
-    scenarios = [int(s) for s in args.scenario.split(",") if s] or list(range(1, 9))
+    scenarios = [int(s) for s in args.scenario.split(",") if s] or list(range(1, 10))
     scenarios = [s for s in scenarios if s != 0]
     b = Bench(args)
     b.machine()

@@ -12,12 +12,18 @@
 // --ramp) and wait until each has ACKed its first configuration; report the control plane's
 // memory before and after; then --rounds times apply a mesh-wide AuthorizationPolicy and measure
 // the time from the Apply call to the last simulated proxy's ACK of the new version.
+//
+// Kubernetes mode (--kube-apply=COMMAND): the workloads are the cluster's pods sim/sim-<i>, so
+// nothing is registered, and each round runs COMMAND ("{round}" replaced by the round number;
+// e.g. `kubectl apply -f round-{round}.yaml`) and measures from its start to the last simulated
+// proxy's ACK of a newer AuthorizationPolicy version than it had.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -30,6 +36,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "ctl/control_client.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
@@ -172,6 +179,7 @@ struct Options {
   int rounds = 5;
   int control_pid = 0;
   absl::Duration timeout = absl::Seconds(120);
+  std::string kube_apply;  // Kubernetes mode: the command that changes the policy
 };
 
 bool Apply(ctl::OperatorClient& client, const std::string& yaml, const std::string& source,
@@ -222,6 +230,8 @@ int Main(int argc, char** argv) {
       o.rounds = std::atoi(v);
     else if (const char* v = value("--control-pid="))
       o.control_pid = std::atoi(v);
+    else if (const char* v = value("--kube-apply="))
+      o.kube_apply = v;
     else {
       std::fprintf(stderr, "xds_sim: unknown argument %s\n", a.c_str());
       return 2;
@@ -231,7 +241,8 @@ int Main(int argc, char** argv) {
       o.proxies <= 0 || o.proxies > 15000 || o.ramp <= 0 || o.rounds < 0 || o.rounds > 100) {
     std::fprintf(stderr,
                  "usage: xds_sim --dev=HOST:PORT --server=HOST:PORT --state-dir=DIR "
-                 "[--proxies=1000] [--ramp=500] [--rounds=5] [--control-pid=PID]\n");
+                 "[--proxies=1000] [--ramp=500] [--rounds=5] [--control-pid=PID] "
+                 "[--kube-apply=COMMAND]\n");
     return 2;
   }
   absl::StatusOr<ctl::OperatorClient> client = ctl::OperatorClient::Connect(o.operator_api);
@@ -244,7 +255,7 @@ int Main(int argc, char** argv) {
   int64_t start = NowNs();
   uint64_t version = 0;
   constexpr int kChunk = 1000;
-  for (int first = 0; first < o.proxies; first += kChunk) {
+  for (int first = 0; o.kube_apply.empty() && first < o.proxies; first += kChunk) {
     std::string yaml = first == 0 ? "apiVersion: v1\nkind: Namespace\nmetadata: {name: sim}\n" : "";
     for (int i = first; i < std::min(o.proxies, first + kChunk); ++i) {
       absl::StrAppend(&yaml, yaml.empty() ? "" : "---\n",
@@ -313,22 +324,41 @@ int Main(int argc, char** argv) {
 
   // 3. Apply-to-last-ACK.
   for (int round = 1; round <= o.rounds; ++round) {
+    std::vector<uint64_t> before;
+    for (const auto& s : streams) before.push_back(s->authz_acked_version());
     const int64_t t0 = NowNs();
-    if (!Apply(*client, AuditPolicy(round), "bench-audit", &version)) return 1;
+    if (o.kube_apply.empty()) {
+      if (!Apply(*client, AuditPolicy(round), "bench-audit", &version)) return 1;
+    } else {
+      const std::string command =
+          absl::StrReplaceAll(o.kube_apply, {{"{round}", absl::StrCat(round)}});
+      if (std::system(command.c_str()) != 0) {
+        std::fprintf(stderr, "xds_sim: %s failed\n", command.c_str());
+        return 1;
+      }
+    }
     const int64_t applied = NowNs();
+    // Kubernetes mode: the version is whatever the control plane made of the change; a stream
+    // has it when it ACKs a newer version than it had before the command.
+    auto has_it = [&](size_t i) {
+      return o.kube_apply.empty() ? streams[i]->authz_acked_version() >= version
+                                  : streams[i]->authz_acked_version() > before[i];
+    };
     bool all = false;
     std::vector<double> ack_ms;
-    while (absl::Now() < deadline + o.timeout) {
+    const absl::Time round_deadline = absl::Now() + o.timeout;
+    while (absl::Now() < round_deadline) {
       int acked = 0;
-      for (const auto& s : streams) acked += s->authz_acked_version() >= version;
+      for (size_t i = 0; i < streams.size(); ++i) acked += has_it(i);
       if (acked == o.proxies) {
         all = true;
         break;
       }
       absl::SleepFor(absl::Milliseconds(1));
     }
-    for (const auto& s : streams) {
-      if (s->authz_acked_version() >= version) ack_ms.push_back((s->authz_acked_at() - t0) / 1e6);
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (has_it(i)) ack_ms.push_back((streams[i]->authz_acked_at() - t0) / 1e6);
+      if (!o.kube_apply.empty()) version = std::max(version, streams[i]->authz_acked_version());
     }
     std::sort(ack_ms.begin(), ack_ms.end());
     remora::v1::WaitRequest wait;

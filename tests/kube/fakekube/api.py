@@ -332,7 +332,7 @@ class Api:
                               "sent on the request")
         meta["namespace"] = route.namespace
 
-    def create(self, req, route, system=False):
+    def create(self, req, route, system=False, keep_status=False):
         rt = route.rt
         obj = self.decode(req, rt)
         meta = obj["metadata"]
@@ -354,7 +354,7 @@ class Api:
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                   "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink"):
             meta.pop(k, None)
-        if rt.status_subresource:
+        if rt.status_subresource and not keep_status:
             obj.pop("status", None)
         if rt.resource == "pods" and not rt.group:
             sa = (obj.get("spec") or {}).get("serviceAccountName") or \
