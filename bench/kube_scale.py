@@ -36,6 +36,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WATCHED = 7  # namespaces, pods, services, endpointslices, networkpolicies, 2 istio kinds
+# Where remora-control keeps its CA Secret (examples/kubernetes/00-namespace.yaml).
+CONTROL_NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "remora-system"}}
 
 
 def _admin(url, method, path, body=None):
@@ -71,9 +73,10 @@ def cluster_objects(pods, policies, sim_pods):
     with open(os.path.join(REPO, "xds/kube/testdata/injected_pod.json")) as f:
         template = json.load(f)
     namespaces = ["sim"] + [f"ns-{i}" for i in range(max(1, (pods - sim_pods + 99) // 100))]
-    out = [{"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": ns, "labels": {"remora-injection": "enabled"}}}
-           for ns in namespaces]
+    out = [CONTROL_NAMESPACE] + [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns, "labels": {"remora-injection": "enabled"}}}
+        for ns in namespaces]
     out += [{"apiVersion": "v1", "kind": "ServiceAccount",
              "metadata": {"name": "web", "namespace": ns}} for ns in namespaces]
     placed = []  # (namespace, name, ip)
@@ -182,6 +185,7 @@ class KubeScale:
         res = {"pods": self.pods, "policies": self.policies, "proxies": self.proxies}
         # 1. The empty cluster: the baseline.
         fake = self.start_fake("empty")
+        _admin(fake["adminUrl"], "POST", "/objects", {"objects": [CONTROL_NAMESPACE]})
         cp, bound = self.start_control("empty", fake)
         _wait(lambda: self.synced(bound), 120, "the empty cluster's sync")
         res["pss_empty_kib"] = self.settle_pss(cp)
@@ -233,9 +237,6 @@ class KubeScale:
                             "metadata: {name: bench-audit, namespace: remora-system}\n"
                             "spec:\n  action: AUDIT\n"
                             f"  rules: [{{to: [{{operation: {{paths: [\"/round-{r}\"]}}}}]}}]\n")
-            subprocess.run(["/usr/bin/kubectl", f"--kubeconfig={fake['kubeconfig']}",
-                            f"--cache-dir={cache}", "create", "namespace", "remora-system"],
-                           check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             out = self.run_json([f"{self.b.bin}/bench/xds_sim", f"--dev={bound['dev']}",
                             f"--server={bound['grpc']}", f"--state-dir={self.dir}/full/state",
                             f"--proxies={self.proxies}", f"--rounds={self.rounds}",
