@@ -26,6 +26,7 @@ from fakekube import auth as auth_mod  # noqa: E402
 from fakekube import clock  # noqa: E402
 from fakekube.admin import AdminServer, Counters, Faults  # noqa: E402
 from fakekube.api import Api, Request, Route  # noqa: E402
+from fakekube import resources  # noqa: E402
 from fakekube.resources import BY_GVR  # noqa: E402
 from fakekube.server import ApiFront  # noqa: E402
 from fakekube.status import ApiError  # noqa: E402
@@ -108,6 +109,8 @@ class Controller:
                                                         ["system:masters"])
         if args.token_file:
             static.update(auth_mod.load_token_file(args.token_file))
+        if args.without_istio_crds:
+            resources.uninstall(resources.ISTIO_STORAGE)
         self.store = Store(history_size=args.history_size, initial_rv=args.initial_rv)
         self.counters = Counters()
         self.faults = Faults()
@@ -201,6 +204,9 @@ class Controller:
             if isinstance(body, dict):
                 return self.load_objects(body.get("objects"), bool(body.get("keepStatus")))
             return self.load_objects(body)
+        if method == "POST" and path == "/crds/istio":
+            resources.install(resources.ISTIO_STORAGE)
+            return {"installed": sorted(resources.ISTIO_STORAGE)}
         if method == "GET" and path == "/tokens":
             return {"tokens": list(self.auth.issued)}
         return None
@@ -215,8 +221,9 @@ class Controller:
         for obj in objects:
             gv, kind = obj.get("apiVersion", ""), obj.get("kind", "")
             group, _, version = gv.rpartition("/")
-            rt = next((t for t in BY_GVR.values() if t.group == group and t.version == version
-                       and t.kind == kind and t.verbs != ["create"]), None)
+            rt = next((t for t in resources.served_types() if t.group == group
+                       and t.version == version and t.kind == kind and t.verbs != ["create"]),
+                      None)
             if rt is None:
                 raise ValueError(f"objects[{created}]: no resource serves {gv} {kind}")
             ns = (obj.get("metadata") or {}).get("namespace") if rt.namespaced else None
@@ -301,6 +308,9 @@ def parse_args(argv):
     p.add_argument("--webhook-host", action="append", default=[],
                    help="HOST:PORT=ADDR:PORT: where admission dials a webhook host, e.g. "
                         "remora-control.remora-system.svc:15017=127.0.0.1:40123")
+    p.add_argument("--without-istio-crds", action="store_true",
+                   help="start as a cluster without Istio's CRDs: security.istio.io is not "
+                        "served until POST /crds/istio on the admin port installs them")
     p.add_argument("--verbose", action="store_true", help="log every request")
     args = p.parse_args(argv)
     if args.tls_cert and not (args.tls_key and args.ca_cert):

@@ -6,6 +6,7 @@ import socket
 import ssl
 import threading
 import unittest
+import urllib.error
 
 from kube_test_support import FakeApiServer, openssl_cert, wait_for
 
@@ -133,6 +134,69 @@ class FaultHooksTest(unittest.TestCase):
         self.assertEqual(c["requests"]["list pods"], 1)
         self.assertEqual(c["requests"]["watch configmaps"], 1)
         self.assertGreaterEqual(c["watch_bookmarks"], 1)
+
+
+AP = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: default}
+spec: {}
+"""
+
+
+class IstioCrdsLaterTest(unittest.TestCase):
+    """--without-istio-crds, then POST /crds/istio: a cluster where Istio's CRDs are applied
+    after the fact. Discovery, list, watch, bulk loads and kubectl agree before and after."""
+
+    def setUp(self):
+        self.s = FakeApiServer("--without-istio-crds")
+
+    def tearDown(self):
+        self.s.stop()
+
+    def test_istio_types_are_served_only_once_installed(self):
+        aps = "/apis/security.istio.io/v1/namespaces/default/authorizationpolicies"
+        _, _, groups = self.s.request("GET", "/apis")
+        self.assertNotIn("security.istio.io", [g["name"] for g in groups["groups"]])
+        self.assertEqual(self.s.request("GET", "/apis/security.istio.io")[0], 404)
+        self.assertEqual(self.s.request("GET", "/apis/security.istio.io/v1")[0], 404)
+        self.assertEqual(self.s.request("GET", aps)[0], 404)
+        self.assertEqual(self.s.request("GET", aps + "?watch=1")[0], 404)
+        with self.assertRaises(urllib.error.HTTPError):
+            self.s.admin("POST", "/objects", [yaml_free_ap("bulk")])
+        # (--validate=false: without the group kubectl's schema check would fall back to
+        # /openapi/v2, which the fake does not serve; the mapping error is what a user sees.)
+        r = self.s.kubectl("apply", "--validate=false", "-f", "-", input=AP, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('no matches for kind "AuthorizationPolicy" in version "security.istio.io/v1"',
+                      r.err)
+
+        installed = self.s.admin("POST", "/crds/istio")["installed"]
+        self.assertIn("security.istio.io/authorizationpolicies", installed)
+        _, _, groups = self.s.request("GET", "/apis")
+        self.assertIn("security.istio.io", [g["name"] for g in groups["groups"]])
+        for version in ("v1", "v1beta1"):
+            status, _, doc = self.s.request("GET", f"/apis/security.istio.io/{version}")
+            self.assertEqual(status, 200, doc)
+            self.assertIn("peerauthentications", [r["name"] for r in doc["resources"]])
+        w = self.s.watch(aps + "?watch=1")
+        try:
+            self.assertEqual(w.status, 200)
+            # The same kubectl discovery cache as the refused apply: kubectl re-reads
+            # discovery on a kind it does not know, as it does against a real server.
+            self.s.kubectl("apply", "-f", "-", input=AP)
+            ev = w.next()
+            self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]),
+                             ("ADDED", "deny-all"))
+        finally:
+            w.close()
+        self.assertEqual(self.s.admin("POST", "/objects", [yaml_free_ap("bulk")])["created"], 1)
+        names = [i["metadata"]["name"] for i in self.s.request("GET", aps)[2]["items"]]
+        self.assertEqual(names, ["bulk", "deny-all"])
+
+
+def yaml_free_ap(name):
+    return {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": name, "namespace": "default"}, "spec": {}}
 
 
 class _Webhook(http.server.BaseHTTPRequestHandler):

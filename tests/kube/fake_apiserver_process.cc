@@ -147,6 +147,10 @@ absl::Status FakeApiServer::LoadObjects(const nlohmann::json& objects) const {
   return Admin("POST", "/objects", {{"objects", objects}}).status();
 }
 
+absl::Status FakeApiServer::InstallIstioCrds() const {
+  return Admin("POST", "/crds/istio").status();
+}
+
 absl::StatusOr<nlohmann::json> FakeApiServer::Counters() const { return Admin("GET", "/counters"); }
 
 KubectlResult FakeApiServer::Kubectl(const std::vector<std::string>& args) const {

@@ -73,6 +73,9 @@ class FakeApiServer {
   absl::Status MapWebhookHost(absl::string_view host_port, absl::string_view target) const;
   // Creates many objects at once (without webhooks): a JSON array of Kubernetes objects.
   absl::Status LoadObjects(const nlohmann::json& objects) const;
+  // Serves Istio's security.istio.io types from now on, as `kubectl apply` of Istio's CRDs does
+  // (for a server started with "--without-istio-crds").
+  absl::Status InstallIstioCrds() const;
   // Requests by "verb resource", codes, open watches, events, bookmarks (README.md).
   absl::StatusOr<nlohmann::json> Counters() const;
 

@@ -52,22 +52,44 @@ void KubeSync::Start() {
   for (auto* informer : {&namespaces_, &pods_, &services_, &slices_, &netpol}) {
     (*informer)->Start();
   }
-  asio::co_spawn(client_->executor(), DiscoverIstioTypes(), [](std::exception_ptr e) {
-    if (e) LOG_ERROR("kube", "discovery of the Istio security types threw");
-  });
+  discovery_timer_ = std::make_shared<asio::steady_timer>(client_->executor());
+  asio::co_spawn(
+      client_->executor(),
+      DiscoverIstioTypes(this, alive_, client_, discovery_timer_, istio_discovery_period_),
+      [](std::exception_ptr e) {
+        if (e) LOG_ERROR("kube", "discovery of the Istio security types threw");
+      });
   LOG_INFO("kube", "watching namespaces, pods, services, endpointslices and networkpolicies at ",
            client_->config().source);
 }
 
-awaitable<void> KubeSync::DiscoverIstioTypes() {
-  absl::Duration pause = absl::Seconds(1);
-  while (*alive_) {
+bool KubeSync::StartPolicyInformer(const kube::ResourceType& type) {
+  std::shared_ptr<kube::Informer> informer = MakeInformer(type);
+  absl::MutexLock lock(&mu_);
+  if (!*alive_) return false;
+  policies_.push_back(informer);
+  informer->Start();  // posts to the executor: nothing runs under mu_
+  return true;
+}
+
+awaitable<void> KubeSync::DiscoverIstioTypes(KubeSync* self,
+                                             std::shared_ptr<std::atomic<bool>> alive,
+                                             std::shared_ptr<kube::ApiClient> client,
+                                             std::shared_ptr<asio::steady_timer> timer,
+                                             absl::Duration period) {
+  absl::Duration retry = absl::Seconds(1);
+  bool reported_missing = false;
+  std::set<std::string> started;  // resources whose informer runs
+  while (*alive) {
     // Named arguments: GCC 12 may destroy a temporary in a co_await expression twice.
     std::string path = "/apis/security.istio.io/v1", query, content_type;
     std::optional<std::string> body;
     absl::StatusOr<nlohmann::json> list =
-        co_await client_->Call(boost::beast::http::verb::get, path, query, body, content_type);
+        co_await client->Call(boost::beast::http::verb::get, path, query, body, content_type);
+    if (!*alive) co_return;
+    absl::Duration pause = period;
     if (list.ok() || absl::IsNotFound(list.status())) {
+      // 404: the group is not served at all (no CRD of it installed).
       std::set<std::string> served;
       if (list.ok() && list->is_object() && list->contains("resources") &&
           (*list)["resources"].is_array()) {
@@ -80,47 +102,60 @@ awaitable<void> KubeSync::DiscoverIstioTypes() {
       std::vector<std::string> watched, missing;
       for (const kube::ResourceType* type :
            {&kube::types::kAuthorizationPolicies, &kube::types::kPeerAuthentications}) {
+        if (started.count(type->resource) != 0) continue;
         if (served.count(type->resource) == 0) {
           missing.push_back(type->Name());
           continue;
         }
-        std::shared_ptr<kube::Informer> informer = MakeInformer(*type);
-        {
-          absl::MutexLock lock(&mu_);
-          policies_.push_back(informer);
-        }
-        informer->Start();
+        if (!self->StartPolicyInformer(*type)) co_return;
+        started.insert(type->resource);
         watched.push_back(type->Name());
       }
-      if (!watched.empty()) LOG_INFO("kube", "watching ", absl::StrJoin(watched, " and "));
-      if (!missing.empty()) {
-        LOG_WARN("kube", "the cluster does not serve ", absl::StrJoin(missing, " or "),
-                 " (security.istio.io/v1): policies of those kinds are not read; install the "
-                 "CRDs and restart remora-control to use them");
+      if (!watched.empty()) {
+        LOG_INFO("kube", self->istio_discovered_ ? "the cluster now serves " : "watching ",
+                 absl::StrJoin(watched, " and "),
+                 self->istio_discovered_ ? ": watching them (policies of those kinds apply once "
+                                           "listed)"
+                                         : "");
       }
-      istio_discovered_ = true;
-      Schedule();
-      co_return;
+      if (!missing.empty() && !reported_missing) {
+        LOG_WARN("kube", "the cluster does not serve ", absl::StrJoin(missing, " or "),
+                 " (security.istio.io/v1): policies of those kinds are not read until it does "
+                 "(Istio's CRDs installed); asking discovery again every ",
+                 absl::FormatDuration(period));
+        reported_missing = true;
+      }
+      if (!self->istio_discovered_ || !watched.empty()) {
+        self->istio_discovered_ = true;
+        self->Schedule();
+      }
+      if (missing.empty()) co_return;
+      retry = absl::Seconds(1);
+    } else {
+      pause = retry;
+      LOG_WARN("kube", "cannot read discovery for security.istio.io/v1: ", list.status().message(),
+               "; retrying in ", absl::FormatDuration(pause));
+      retry = std::min(retry * 2, absl::Seconds(30));
     }
-    LOG_WARN("kube", "cannot read discovery for security.istio.io/v1: ", list.status().message(),
-             "; retrying in ", absl::FormatDuration(pause));
-    asio::steady_timer timer(client_->executor());
-    timer.expires_after(absl::ToChronoMilliseconds(pause));
-    auto [ec] = co_await timer.async_wait(kUseTuple);
-    if (ec) co_return;
-    pause = std::min(pause * 2, absl::Seconds(30));
+    timer->expires_after(absl::ToChronoMilliseconds(pause));
+    auto [ec] = co_await timer->async_wait(kUseTuple);
+    if (ec) co_return;  // cancelled by Stop()
   }
 }
 
 void KubeSync::Stop() {
-  *alive_ = false;
-  for (auto* informer : {&namespaces_, &pods_, &services_, &slices_}) {
-    if (*informer) (*informer)->Stop();
-  }
   std::vector<std::shared_ptr<kube::Informer>> policies;
   {
     absl::MutexLock lock(&mu_);
+    *alive_ = false;
     policies = policies_;
+  }
+  if (discovery_timer_ != nullptr) {
+    // The timer belongs to the executor's thread, like the coroutine waiting on it.
+    asio::post(client_->executor(), [timer = discovery_timer_] { timer->cancel(); });
+  }
+  for (auto* informer : {&namespaces_, &pods_, &services_, &slices_}) {
+    if (*informer) (*informer)->Stop();
   }
   for (auto& informer : policies) informer->Stop();
 }

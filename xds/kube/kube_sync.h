@@ -12,9 +12,12 @@
 // The istio CRDs are watched at v1 only: the API server serves every stored object in each
 // version of a CRD, so v1beta1 objects appear there too (watching both would see them twice).
 // They are watched only if discovery (/apis/security.istio.io/v1) serves them: a cluster
-// without the CRDs has NetworkPolicies alone, and says so in the log (install the CRDs and
-// restart to use AuthorizationPolicy and PeerAuthentication). Until discovery has answered,
-// nothing is published: publishing without policies that exist would fail open.
+// without the CRDs has NetworkPolicies alone, and says so in the log. Discovery is asked again
+// every IstioDiscoveryPeriod while a kind is missing, and its informer starts when the kind
+// appears (someone applied Istio's CRDs later), as Istio's own delayed informers start when a CRD
+// is created (pkg/kube/kclient/delayed.go). Until discovery has answered, nothing is published:
+// publishing without policies that exist would fail open; and a late informer, like every other,
+// holds publication back until it has listed.
 //
 // Threading: everything runs on the client's executor; Pods(), MeshNamespaces(), Synced() and
 // Stop() work from any thread.
@@ -29,9 +32,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/stats.h"
 #include "kube/api_client.h"
 #include "kube/informer.h"
+#include "net/asio.h"
 #include "xds/kube/kube_mapping.h"
 #include "xds/kube/object_wait.h"
 #include "xds/server/ads_server.h"
@@ -58,6 +63,10 @@ class KubeSync {
            std::string root_namespace, KubeSyncStats& stats);
   ~KubeSync();
 
+  // How often discovery is asked again while an Istio security kind is not served. Set before
+  // Start().
+  void SetIstioDiscoveryPeriod(absl::Duration period) { istio_discovery_period_ = period; }
+
   // Starts the informers. Call once.
   void Start();
   void Stop();
@@ -78,8 +87,17 @@ class KubeSync {
   void Schedule();
   void Resync();
   std::shared_ptr<kube::Informer> MakeInformer(const kube::ResourceType& type);
-  // Asks discovery which Istio security types the cluster serves, starts their informers.
-  awaitable<void> DiscoverIstioTypes();
+  // Asks discovery which Istio security types the cluster serves and starts their informers;
+  // asks again every `period` while one is missing. Static, with its own references to what it
+  // uses: it touches `self` only after seeing `alive` still true on the executor (after Stop() or
+  // destruction the frame may still wake, e.g. when the API call in flight completes).
+  static awaitable<void> DiscoverIstioTypes(KubeSync* self,
+                                            std::shared_ptr<std::atomic<bool>> alive,
+                                            std::shared_ptr<kube::ApiClient> client,
+                                            std::shared_ptr<asio::steady_timer> timer,
+                                            absl::Duration period);
+  // Starts the informer of `type` unless stopped (under mu_, so Stop() stops every one started).
+  bool StartPolicyInformer(const kube::ResourceType& type);
 
   const std::shared_ptr<kube::ApiClient> client_;
   ConfigStore& store_;
@@ -89,6 +107,9 @@ class KubeSync {
   std::shared_ptr<kube::Informer> namespaces_, pods_, services_, slices_;
   std::vector<std::shared_ptr<kube::Informer>> policies_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> listeners_;
+  absl::Duration istio_discovery_period_ = absl::Seconds(30);
+  // The discovery loop's pause; Stop() cancels it on the executor.
+  std::shared_ptr<asio::steady_timer> discovery_timer_;
   // On the executor only.
   bool scheduled_ = false;
   bool istio_discovered_ = false;
@@ -101,7 +122,8 @@ class KubeSync {
   std::shared_ptr<const std::set<std::string>> mesh_namespaces_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const std::set<std::string>>();
   std::shared_ptr<const PublishedCluster> published_ ABSL_GUARDED_BY(mu_);
-  // False once stopped: callbacks already queued on the executor then do nothing.
+  // False once stopped: callbacks already queued on the executor then do nothing. Set under mu_
+  // by Stop(), read under mu_ where an informer is added to policies_.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };
 

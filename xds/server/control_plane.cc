@@ -157,6 +157,7 @@ absl::Status ControlPlane::StartKube() {
   kube_client_ = std::move(*client);
   kube_sync_ = std::make_unique<KubeSync>(kube_client_, *store_, *ads_, options_.root_namespace,
                                           kube_stats_);
+  kube_sync_->SetIstioDiscoveryPeriod(options_.kube_discovery_period);
   root_publisher_ = std::make_shared<RootCertPublisher>(
       kube_client_, [this] { return absl::StrJoin(ca_->BundlePem(), ""); });
   kube_sync_->OnResync([this] { root_publisher_->Publish(*kube_sync_->MeshNamespaces()); });

@@ -72,6 +72,9 @@ struct ControlPlaneOptions {
   std::string kubeconfig;
   std::string kube_context;
   bool in_cluster = false;
+  // Kubernetes mode: while the cluster does not serve AuthorizationPolicy or PeerAuthentication
+  // (Istio's CRDs not installed yet), discovery is asked again this often.
+  absl::Duration kube_discovery_period = absl::Seconds(30);
   bool kube_mode() const { return !kubeconfig.empty() || in_cluster; }
 };
 

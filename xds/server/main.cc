@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
       "configuration is used when KUBERNETES_SERVICE_HOST is set)");
   flags.String("kube-context", &o.kube_context,
                "the kubeconfig context (default: current-context)");
+  flags.Duration("kube-discovery-period", &o.kube_discovery_period,
+                 "Kubernetes mode: while the cluster does not serve AuthorizationPolicy or "
+                 "PeerAuthentication (Istio's CRDs not installed), ask discovery again this often "
+                 "and watch them once served");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   std::vector<std::string> positional;
   absl::Status parsed = flags.Parse(argc, argv, &positional);
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
   }
   if (o.plugin_ca_chain.empty() != o.plugin_ca_key.empty()) {
     std::cerr << "remora-control: --plugin-ca-cert and --plugin-ca-key go together\n";
+    return remora::kExitUsage;
+  }
+  if (o.kube_discovery_period <= absl::ZeroDuration()) {
+    std::cerr << "remora-control: --kube-discovery-period must be positive\n";
     return remora::kExitUsage;
   }
   if (!o.kube_context.empty() && o.kubeconfig.empty()) {

@@ -9,7 +9,7 @@ import random
 import uuid
 
 from . import clock, defaults, managed_fields, patch, protobuf, selectors, tokens
-from .resources import BY_GVR, storage_type
+from .resources import lookup, storage_type
 from .status import (ApiError, already_exists, bad_request, conflict, forbidden, invalid,
                      method_not_allowed, not_found, path_not_found, too_large_rv)
 from .store import Filter, canonical, encode
@@ -74,12 +74,12 @@ def parse_route(path):
         return None, False
     namespace = None
     if rest[0] == "namespaces" and len(rest) >= 3:
-        t = BY_GVR.get((group, version, rest[2]))
+        t = lookup((group, version, rest[2]))
         if t is not None and t.namespaced:
             namespace, rest = rest[1], rest[2:]
     if len(rest) > 3:
         raise path_not_found()
-    rt = BY_GVR.get((group, version, rest[0]))
+    rt = lookup((group, version, rest[0]))
     if rt is None:
         raise path_not_found()
     name = rest[1] if len(rest) > 1 else None

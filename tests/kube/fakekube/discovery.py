@@ -11,7 +11,7 @@ compiled-in types for strategic merge patches (and JSON merge patch for custom r
 import hashlib
 import json
 
-from .resources import TYPES, group_versions
+from .resources import group_versions, served_types
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-remora-fake",
            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
@@ -24,7 +24,7 @@ _SUB_VERBS = {"status": ["get", "patch", "update"], "token": ["create"]}
 def resource_list(group, version):
     gv = f"{group}/{version}" if group else version
     resources = []
-    for t in TYPES:
+    for t in served_types():
         if t.group != group or t.version != version:
             continue
         r = {"name": t.resource, "singularName": t.singular, "namespaced": t.namespaced,
@@ -90,7 +90,7 @@ def openapi_root():
 
 def openapi_gv(group, version):
     paths = {}
-    for t in TYPES:
+    for t in served_types():
         if t.group != group or t.version != version:
             continue
         # (tokenreviews has no PATCH on a real server; listing one lets `kubectl create -f` of a

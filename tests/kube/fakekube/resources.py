@@ -224,10 +224,40 @@ TYPES = [
 BY_GVR = {(t.group, t.version, t.resource): t for t in TYPES}
 
 
+# Storage keys of the types not served now: a cluster whose CRDs are not installed yet
+# (--without-istio-crds). Discovery, routing and bulk loads skip them, as a real server does
+# before a CRD is created; install() serves them from then on (POST /crds/istio, what
+# `kubectl apply` of Istio's CRDs does).
+ISTIO_STORAGE = {t.storage for t in TYPES if t.group == "security.istio.io"}
+_unserved = set()
+
+
+def uninstall(storage_keys):
+    _unserved.update(storage_keys)
+
+
+def install(storage_keys):
+    _unserved.difference_update(storage_keys)
+
+
+def is_served(t):
+    return t.storage not in _unserved
+
+
+def served_types():
+    return [t for t in TYPES if is_served(t)]
+
+
+def lookup(gvr):
+    """The served type of (group, version, resource), or None."""
+    t = BY_GVR.get(gvr)
+    return t if t is not None and is_served(t) else None
+
+
 def group_versions():
     """Ordered {group: [versions]}, preferred version first, core group as ""."""
     out = {}
-    for t in TYPES:
+    for t in served_types():
         versions = out.setdefault(t.group, [])
         if t.version not in versions:
             versions.append(t.version)
