@@ -25,17 +25,26 @@ const char* ToString(Sniffed s) {
 
 awaitable<Sniffed> SniffFirstByte(tcp::socket& socket,
                                   std::chrono::steady_clock::duration timeout) {
+  // One deadline for the whole detection, however many wakeups it takes.
   asio::steady_timer timer(socket.get_executor(), timeout);
-  auto result = co_await (socket.async_wait(tcp::socket::wait_read, kUseTuple) ||
-                          timer.async_wait(kUseTuple));
-  if (result.index() == 1) co_return Sniffed::kSilent;
-  if (std::get<0>(std::get<0>(result))) co_return Sniffed::kClosed;
-  unsigned char byte = 0;
   while (true) {
-    ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    auto result = co_await (socket.async_wait(tcp::socket::wait_read, kUseTuple) ||
+                            timer.async_wait(kUseTuple));
+    if (result.index() == 1) co_return Sniffed::kSilent;
+    if (std::get<0>(std::get<0>(result))) co_return Sniffed::kClosed;
+    unsigned char byte = 0;
+    ssize_t n = 0;
+    do {
+      n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
     if (n == 1) co_return ClassifyFirstByte(byte);
-    if (n < 0 && errno == EINTR) continue;
-    co_return Sniffed::kClosed;
+    // A readiness report is a hint, not a promise of data (epoll(7): spurious wakeups; a reactor
+    // may also deliver a stale event): nothing to read yet means wait on, as Envoy's listener
+    // filters do on EAGAIN (ListenerFilterBufferImpl::peekFromSocket). Taking it for a close
+    // dropped healthy connections before their first byte (the peer's TLS handshake then failed
+    // with "unexpected eof while reading").
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    co_return Sniffed::kClosed;  // 0: the client's FIN; other errors: a reset or a failed socket
   }
 }
 
