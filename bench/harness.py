@@ -1022,7 +1022,7 @@ CAfile = {c}/ca.crt
             return
         self.results["s9"] = r
         log(f"s9: {r}")
-        anchor_kib_per_1000 = 1.5e6 * 1024 / 2  # istiod: about 1.5 GB for 2,000 sidecars
+        anchor_kib_per_1000 = 1.5e9 / 2 / 1024  # istiod: about 1.5 GB for 2,000 sidecars
         conn = r.get("connected") or {}
         rounds = r.get("rounds") or []
         lines = [
@@ -1043,15 +1043,16 @@ CAfile = {c}/ca.crt
             f"{r['pss_full_kib'] / 1024:.0f} MiB |",
             f"| **PSS per 1,000 pods** (with their services and policies) | "
             f"**{r['kib_per_1000_pods'] / 1024:.1f} MiB** |",
-            f"| istiod's published figure: about 1.5 GB per 2,000 sidecars | "
-            f"{anchor_kib_per_1000 / 1024:.0f} MiB per 1,000 (remora: "
-            f"{r['kib_per_1000_pods'] / anchor_kib_per_1000:.3f}×) |",
+            f"| istiod's published figure: about 1.5 GB for 2,000 sidecars | "
+            f"{anchor_kib_per_1000 / 1024:.0f} MiB per 1,000 (remora, cluster only: "
+            f"{r['kib_per_1000_pods'] / anchor_kib_per_1000:.2f}×) |",
             f"| re-list of every resource after 410 Gone | {spread(r['relist_s'], 1)} s |",
         ]
         if conn:
             lines += [
                 f"| {conn['proxies']:,} simulated proxies connected | {conn['connect_s']:.1f} s; "
-                f"{conn['kib_per_proxy']:.1f} KiB PSS per proxy |",
+                f"{conn['kib_per_proxy']:.1f} KiB PSS per proxy; the control plane "
+                f"{conn['control_pss_after_kib'] / 1024:.0f} MiB in all |",
                 f"| `kubectl apply` to the last proxy's ACK | p50 ACK "
                 f"{spread([a['p50_ack_ms'] for a in rounds], 0)} ms, last ACK "
                 f"{spread([a['last_ack_ms'] for a in rounds], 0)} ms (kubectl itself: "
