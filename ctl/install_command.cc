@@ -171,14 +171,21 @@ awaitable<absl::Status> Remove(std::shared_ptr<kube::ApiClient> client,
           page.status().code(),
           absl::StrCat("list configmaps ", kRootCertConfigMap, ": ", page.status().message()));
     }
+    // value(), not operator[]: a const lookup of a missing key is undefined behaviour, and the
+    // answer is the server's.
     for (const nlohmann::json& item : page->value("items", nlohmann::json::array())) {
+      if (!item.is_object()) continue;
+      const nlohmann::json meta = item.value("metadata", nlohmann::json::object());
+      if (!meta.is_object()) continue;
       InstallObject o;
       o.type = kube::types::kConfigMaps;
-      o.namespace_name = item["metadata"].value("namespace", "");
-      o.name = item["metadata"].value("name", "");
+      o.namespace_name = meta.value("namespace", "");
+      o.name = meta.value("name", "");
+      if (o.name != kRootCertConfigMap || o.namespace_name.empty()) continue;
       order.push_back(std::move(o));
     }
-    continue_token = (*page)["metadata"].value("continue", "");
+    const nlohmann::json list_meta = page->value("metadata", nlohmann::json::object());
+    continue_token = list_meta.is_object() ? list_meta.value("continue", "") : "";
   } while (!continue_token.empty());
   InstallObject secret;
   secret.type = kube::types::kSecrets;

@@ -132,11 +132,20 @@ absl::StatusOr<remora::v1::KubeObjectRef> ReadRef(const std::shared_ptr<kube::Ap
                         absl::StrCat("cannot read ", t.Describe(), " from ",
                                      client->config().source, ": ", object.status().message()));
   }
-  const nlohmann::json& meta = (*object)["metadata"];
-  ref.set_uid(meta.value("uid", ""));
-  ref.set_resource_version(meta.value("resourceVersion", ""));
-  if (meta.contains("generation") && meta["generation"].is_number_integer()) {
-    ref.set_generation(meta["generation"].get<int64_t>());
+  const nlohmann::json meta = object->value("metadata", nlohmann::json::object());
+  auto text = [&meta](const char* key) {
+    auto it = meta.is_object() ? meta.find(key) : meta.end();
+    return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  ref.set_uid(text("uid"));
+  ref.set_resource_version(text("resourceVersion"));
+  if (ref.resource_version().empty()) {
+    return absl::DataLossError(absl::StrCat("the API server's ", t.Describe(),
+                                            " has no metadata.resourceVersion to wait for"));
+  }
+  if (auto g = meta.is_object() ? meta.find("generation") : meta.end();
+      g != meta.end() && g->is_number_integer()) {
+    ref.set_generation(g->get<int64_t>());
   }
   return ref;
 }
