@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/kube/fake_apiserver_process.h"
+#include "tests/kube_shop_cluster.h"
 #include "tests/support/control_plane_harness.h"
 #include "tests/support/net.h"
 
@@ -38,24 +39,6 @@ spec:
   ingress: [{from: [{podSelector: {matchLabels: {app: admin}}}]}]
 )";
 
-constexpr char kDenySecret[] = R"(
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-secret, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/secret*"]}}]}]
-)";
-
-std::string AdminGet(const ControlPlaneProcess& control, const std::string& path) {
-  absl::StatusOr<Conn> conn = Conn::Dial(control.admin());
-  if (!conn.ok()) return "";
-  (void)conn->SendAll(
-      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  return conn->ReadToEof().value_or("");
-}
-
 TEST(KubeCrdLaterTest, AuthorizationPolicyIsReadOnceTheCrdsAreInstalledWithoutARestart) {
   const std::string dir = TestDir("kube_crd_later");
   FakeApiServerOptions options;
@@ -74,7 +57,7 @@ TEST(KubeCrdLaterTest, AuthorizationPolicyIsReadOnceTheCrdsAreInstalledWithoutAR
 
   // Ready with the NetworkPolicies alone, saying why the Istio kinds are not read.
   ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
-    return absl::StrContains(AdminGet(control, "/ready"), "200 OK");
+    return absl::StrContains(ControlAdminGet(control, "/ready"), "200 OK");
   })) << control.Log();
   ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
     return absl::StrContains(Remoractl(control, {"get", "networkpolicy"}).output, "only-admin");
@@ -90,7 +73,7 @@ TEST(KubeCrdLaterTest, AuthorizationPolicyIsReadOnceTheCrdsAreInstalledWithoutAR
   })) << (*kube)->Counters().value_or(nullptr).dump();
 
   ASSERT_TRUE((*kube)->InstallIstioCrds().ok());
-  applied = (*kube)->KubectlApply(kDenySecret);
+  applied = (*kube)->KubectlApply(kDenySecretPolicy);
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
 
   std::string got;

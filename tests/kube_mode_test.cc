@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/kube/fake_apiserver_process.h"
+#include "tests/kube_shop_cluster.h"
 #include "tests/support/control_plane_harness.h"
 #include "tests/support/net.h"
 #include "tests/support/proxy_harness.h"
@@ -19,96 +20,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Cluster(uint16_t port) {
-  const std::string p = absl::StrCat(port);
-  return absl::StrCat(R"(
-apiVersion: v1
-kind: Namespace
-metadata: {name: remora-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {team: shop}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: web, namespace: shop}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: frontend, namespace: shop}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-0
-  namespace: shop
-  labels: {app: web}
-  annotations: {sidecar.remora.io/status: '{"containers":["remora-proxy"]}'}
-spec:
-  serviceAccountName: web
-  containers:
-  - name: app
-    image: web:1
-    ports: [{name: http, containerPort: )",
-                      p, R"(}]
-  - {name: remora-proxy, image: remora-proxy:1}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: frontend-0
-  namespace: shop
-  labels: {app: frontend}
-  annotations: {sidecar.remora.io/status: '{"containers":["remora-proxy"]}'}
-spec:
-  serviceAccountName: frontend
-  containers:
-  - {name: app, image: frontend:1}
-  - {name: remora-proxy, image: remora-proxy:1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: )",
-                      p, ", targetPort: ", p, R"(}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-abcde, namespace: shop, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: )",
-                      p, R"(, protocol: TCP}]
-endpoints:
-- addresses: ["127.0.0.2"]
-  conditions: {ready: true}
-  targetRef: {kind: Pod, name: web-0, namespace: shop}
-)");
-}
-
-constexpr char kDenySecret[] = R"(
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-secret, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/secret*"]}}]}]
-)";
-
-// Only pods labelled app=admin may reach web: frontend is refused.
-constexpr char kOnlyAdmin[] = R"(
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: only-admin, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress: [{from: [{podSelector: {matchLabels: {app: admin}}}]}]
-)";
-
 constexpr char kRefused[] = R"(
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -117,33 +28,6 @@ spec:
   selector: {matchLabels: {app: web}}
   action: MAYBE
 )";
-
-std::string Get(const std::string& address, const std::string& path) {
-  absl::StatusOr<Conn> conn = Conn::Dial(address);
-  if (!conn.ok()) return "connect failed";
-  if (!conn->SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: web\r\n\r\n")).ok()) {
-    return "send failed";
-  }
-  std::string response;
-  while (response.size() < 12) {
-    absl::StatusOr<std::string> more = conn->ReadExactly(1);
-    if (!more.ok()) return response.empty() ? "closed" : response;
-    response += *more;
-  }
-  return response;
-}
-
-// One sample of the control plane's Prometheus metrics ("" when absent).
-std::string Metric(const ControlPlaneProcess& control, const std::string& name) {
-  absl::StatusOr<Conn> conn = Conn::Dial(control.admin());
-  if (!conn.ok()) return "";
-  (void)conn->SendAll("GET /stats/prometheus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  const std::string body = conn->ReadToEof().value_or("");
-  const size_t at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return "";
-  const size_t start = at + name.size() + 2;
-  return body.substr(start, body.find('\n', start) - start);
-}
 
 class KubeModeTest : public ::testing::Test {
  protected:
@@ -154,7 +38,7 @@ class KubeModeTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<FakeApiServer>> kube = FakeApiServer::Start(options);
     ASSERT_TRUE(kube.ok()) << kube.status();
     kube_ = std::move(*kube);
-    KubectlResult applied = kube_->KubectlApply(Cluster(app_.port()));
+    KubectlResult applied = kube_->KubectlApply(ShopCluster(app_.port()));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     MarkRunning("web-0", "127.0.0.2");
     MarkRunning("frontend-0", "127.0.0.3");
@@ -186,10 +70,7 @@ class KubeModeTest : public ::testing::Test {
   }
 
   void MarkRunning(const std::string& pod, const std::string& ip) {
-    KubectlResult patched = kube_->Kubectl(
-        {"patch", "pod", pod, "-n", "shop", "--subresource=status", "--type=merge", "-p",
-         absl::StrCat(R"({"status":{"phase":"Running","podIP":")", ip,
-                      R"(","conditions":[{"type":"Ready","status":"True"}]}})")});
+    KubectlResult patched = MarkShopPodRunning(*kube_, pod, ip);
     ASSERT_EQ(patched.exit_code, 0) << patched.output;
   }
 
@@ -197,13 +78,9 @@ class KubeModeTest : public ::testing::Test {
   // the pod.
   std::string Token(const std::string& sa, const std::string& pod,
                     const std::string& audience = "remora-control") {
-    KubectlResult token =
-        kube_->Kubectl({"create", "token", sa, "-n", "shop", "--audience", audience,
-                        "--bound-object-kind", "Pod", "--bound-object-name", pod});
-    EXPECT_EQ(token.exit_code, 0) << token.output;
-    const std::string path = absl::StrCat(dir_, "/", pod, "-", audience, ".token");
-    WriteFileOrDie(path, std::string(absl::StripAsciiWhitespace(token.output)));
-    return path;
+    absl::StatusOr<std::string> path = ShopPodToken(*kube_, dir_, sa, pod, audience);
+    EXPECT_TRUE(path.ok()) << path.status();
+    return path.value_or("");
   }
 
   void StartProxy(std::unique_ptr<ProxyProcess>* out, const std::string& sa, const std::string& pod,
@@ -220,7 +97,8 @@ class KubeModeTest : public ::testing::Test {
   std::string Outbound() { return frontend_->Address("outbound"); }
 
   bool EventuallyGets(const std::string& path, const std::string& status_line) {
-    return WaitFor(absl::Seconds(60), [&] { return Get(Outbound(), path) == status_line; });
+    return WaitFor(absl::Seconds(60),
+                   [&] { return HttpStatusLine(Outbound(), path) == status_line; });
   }
 
   std::string dir_;
@@ -248,10 +126,10 @@ TEST_F(KubeModeTest, ProxiesGetCertificatesThroughTokenReviewAndCallAcrossTheMes
 
 TEST_F(KubeModeTest, KubectlAppliedAuthorizationPolicyIsEnforcedAndDeleteLiftsIt) {
   ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 200"));
-  KubectlResult applied = kube_->KubectlApply(kDenySecret);
+  KubectlResult applied = kube_->KubectlApply(kDenySecretPolicy);
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
   EXPECT_TRUE(EventuallyGets("/secret", "HTTP/1.1 403")) << control_->Log();
-  EXPECT_EQ(Get(Outbound(), "/"), "HTTP/1.1 200");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/"), "HTTP/1.1 200");
   KubectlResult deleted =
       kube_->Kubectl({"delete", "authorizationpolicy", "deny-secret", "-n", "shop"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
@@ -260,11 +138,11 @@ TEST_F(KubeModeTest, KubectlAppliedAuthorizationPolicyIsEnforcedAndDeleteLiftsIt
 
 TEST_F(KubeModeTest, KubectlAppliedNetworkPolicyRefusesAndDeleteLiftsIt) {
   ASSERT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
-  KubectlResult applied = kube_->KubectlApply(kOnlyAdmin);
+  KubectlResult applied = kube_->KubectlApply(kOnlyAdminPolicy);
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
   std::string last;
   EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
-    last = Get(Outbound(), "/");
+    last = HttpStatusLine(Outbound(), "/");
     return last == "HTTP/1.1 403" || last == "closed";
   })) << last;
   KubectlResult deleted = kube_->Kubectl({"delete", "networkpolicy", "only-admin", "-n", "shop"});
@@ -277,7 +155,7 @@ TEST_F(KubeModeTest, KubectlAppliedNetworkPolicyRefusesAndDeleteLiftsIt) {
 TEST_F(KubeModeTest, WaitReturnsOnceAKubectlChangeIsEnforced) {
   ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 200"));
   const std::string file = dir_ + "/deny.yaml";
-  WriteFileOrDie(file, kDenySecret);
+  WriteFileOrDie(file, kDenySecretPolicy);
   const std::vector<std::string> wait = {
       "wait", "-f", file, "--kubeconfig=" + kube_->kubeconfig_path(), "--timeout=60s"};
   KubectlResult applied = kube_->Kubectl({"apply", "-f", file});
@@ -287,14 +165,14 @@ TEST_F(KubeModeTest, WaitReturnsOnceAKubectlChangeIsEnforced) {
   EXPECT_THAT(waited.output,
               HasSubstr("authorizationpolicy shop/deny-secret: applied (resourceVersion "));
   EXPECT_THAT(waited.output, HasSubstr("active on 1/1 affected proxy"));
-  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/secret"), "HTTP/1.1 403");
 
   KubectlResult deleted = kube_->Kubectl({"delete", "-f", file});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
   waited = Remoractl(*control_, wait);
   EXPECT_EQ(waited.exit_code, 0) << waited.output;
   EXPECT_THAT(waited.output, HasSubstr("authorizationpolicy shop/deny-secret: deleted"));
-  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 200");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/secret"), "HTTP/1.1 200");
 }
 
 TEST_F(KubeModeTest, WaitSaysWhyTheEngineRefusedAPolicy) {
@@ -326,16 +204,16 @@ TEST_F(KubeModeTest, ARefusedPolicyIsReportedAsAnEventOnTheObject) {
   EXPECT_THAT(events, HasSubstr("\"type\": \"Warning\""));
   EXPECT_THAT(control_->Log(), HasSubstr("refused AuthorizationPolicy shop/broken"));
   EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
-    return Metric(*control_, "remora_kube_events_recorded_total") == "1";
-  })) << Metric(*control_, "remora_kube_events_recorded_total");
-  EXPECT_EQ(Metric(*control_, "remora_kube_refused_objects"), "1");
-  EXPECT_EQ(Metric(*control_, "remora_kube_synced"), "1");
+    return ControlMetric(*control_, "remora_kube_events_recorded_total") == "1";
+  })) << ControlMetric(*control_, "remora_kube_events_recorded_total");
+  EXPECT_EQ(ControlMetric(*control_, "remora_kube_refused_objects"), "1");
+  EXPECT_EQ(ControlMetric(*control_, "remora_kube_synced"), "1");
   // The rest of the cluster still reaches the proxies.
   EXPECT_TRUE(EventuallyGets("/", "HTTP/1.1 200"));
 }
 
 TEST_F(KubeModeTest, RemoractlApplySaysPolicyChangesGoThroughKubectl) {
-  WriteFileOrDie(dir_ + "/deny.yaml", kDenySecret);
+  WriteFileOrDie(dir_ + "/deny.yaml", kDenySecretPolicy);
   CommandResult applied = Remoractl(*control_, {"apply", "-f", dir_ + "/deny.yaml"});
   EXPECT_NE(applied.exit_code, 0);
   EXPECT_THAT(applied.output, HasSubstr("Kubernetes mode"));
@@ -390,15 +268,15 @@ TEST_F(KubeModeTest, ATokenForAnotherAudienceIsRefusedSayingSo) {
 }
 
 TEST_F(KubeModeTest, TheApiServerGoingDownLeavesTheLastStateServed) {
-  ASSERT_EQ(kube_->KubectlApply(kDenySecret).exit_code, 0);
+  ASSERT_EQ(kube_->KubectlApply(kDenySecretPolicy).exit_code, 0);
   ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 403"));
   ASSERT_TRUE(kube_->Down().ok());
   // The control plane keeps serving its last state: proxies stay in sync, policy holds.
   CommandResult status = Remoractl(*control_, {"proxy-status"});
   EXPECT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr("SYNCED"));
-  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
-  EXPECT_EQ(Get(Outbound(), "/"), "HTTP/1.1 200");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/secret"), "HTTP/1.1 403");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/"), "HTTP/1.1 200");
   CommandResult got = Remoractl(*control_, {"get", "authorizationpolicy"});
   EXPECT_THAT(got.output, HasSubstr("deny-secret"));
   // Back up: the informers resume and a change made meanwhile... arrives.
@@ -409,7 +287,7 @@ TEST_F(KubeModeTest, TheApiServerGoingDownLeavesTheLastStateServed) {
 }
 
 TEST_F(KubeModeTest, AControlPlaneRestartedWhileTheApiServerIsDownServesItsLastState) {
-  ASSERT_EQ(kube_->KubectlApply(kDenySecret).exit_code, 0);
+  ASSERT_EQ(kube_->KubectlApply(kDenySecretPolicy).exit_code, 0);
   ASSERT_TRUE(EventuallyGets("/secret", "HTTP/1.1 403"));
   ASSERT_TRUE(kube_->Down().ok());
   control_.reset();
@@ -427,7 +305,7 @@ TEST_F(KubeModeTest, AControlPlaneRestartedWhileTheApiServerIsDownServesItsLastS
       << status << control_->Log();
   EXPECT_THAT(Remoractl(*control_, {"get", "authorizationpolicy"}).output,
               HasSubstr("deny-secret"));
-  EXPECT_EQ(Get(Outbound(), "/secret"), "HTTP/1.1 403");
+  EXPECT_EQ(HttpStatusLine(Outbound(), "/secret"), "HTTP/1.1 403");
   // The API server comes back: the informers sync and later changes arrive.
   ASSERT_TRUE(kube_->Up().ok());
   ASSERT_EQ(

@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/kube/fake_apiserver_process.h"
+#include "tests/kube_shop_cluster.h"
 #include "tests/support/control_plane_harness.h"
 #include "tests/support/net.h"
 #include "tests/support/proxy_harness.h"
@@ -27,100 +28,6 @@ namespace remora::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Cluster(uint16_t port) {
-  const std::string p = absl::StrCat(port);
-  return absl::StrCat(R"(
-apiVersion: v1
-kind: Namespace
-metadata: {name: remora-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {team: shop}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: web, namespace: shop}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: frontend, namespace: shop}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-0
-  namespace: shop
-  labels: {app: web}
-  annotations: {sidecar.remora.io/status: '{"containers":["remora-proxy"]}'}
-spec:
-  serviceAccountName: web
-  containers:
-  - name: app
-    image: web:1
-    ports: [{name: http, containerPort: )",
-                      p, R"(}]
-  - {name: remora-proxy, image: remora-proxy:1}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: frontend-0
-  namespace: shop
-  labels: {app: frontend}
-  annotations: {sidecar.remora.io/status: '{"containers":["remora-proxy"]}'}
-spec:
-  serviceAccountName: frontend
-  containers:
-  - {name: app, image: frontend:1}
-  - {name: remora-proxy, image: remora-proxy:1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: )",
-                      p, ", targetPort: ", p, R"(}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-abcde, namespace: shop, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: )",
-                      p, R"(, protocol: TCP}]
-endpoints:
-- addresses: ["127.0.0.2"]
-  conditions: {ready: true}
-  targetRef: {kind: Pod, name: web-0, namespace: shop}
-)");
-}
-
-constexpr char kDenySecret[] = R"(
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-secret, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/secret*"]}}]}]
-)";
-
-std::string Get(const std::string& address, const std::string& path) {
-  absl::StatusOr<Conn> conn = Conn::Dial(address);
-  if (!conn.ok()) return "connect failed";
-  if (!conn->SendAll(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: web\r\n\r\n")).ok()) {
-    return "send failed";
-  }
-  std::string response;
-  while (response.size() < 12) {
-    absl::StatusOr<std::string> more = conn->ReadExactly(1);
-    if (!more.ok()) return response.empty() ? "closed" : response;
-    response += *more;
-  }
-  return response;
-}
 
 // The roots as `remoractl ca status` prints them through `control`.
 std::string CaStatus(const ControlPlaneProcess& control) {
@@ -138,7 +45,7 @@ class KubeReplicasTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<FakeApiServer>> kube = FakeApiServer::Start(options);
     ASSERT_TRUE(kube.ok()) << kube.status();
     kube_ = std::move(*kube);
-    KubectlResult applied = kube_->KubectlApply(Cluster(app_.port()));
+    KubectlResult applied = kube_->KubectlApply(ShopCluster(app_.port()));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     MarkRunning("web-0", "127.0.0.2");
     MarkRunning("frontend-0", "127.0.0.3");
@@ -177,21 +84,14 @@ class KubeReplicasTest : public ::testing::Test {
   }
 
   void MarkRunning(const std::string& pod, const std::string& ip) {
-    KubectlResult patched = kube_->Kubectl(
-        {"patch", "pod", pod, "-n", "shop", "--subresource=status", "--type=merge", "-p",
-         absl::StrCat(R"({"status":{"phase":"Running","podIP":")", ip,
-                      R"(","conditions":[{"type":"Ready","status":"True"}]}})")});
+    KubectlResult patched = MarkShopPodRunning(*kube_, pod, ip);
     ASSERT_EQ(patched.exit_code, 0) << patched.output;
   }
 
   std::string Token(const std::string& sa, const std::string& pod) {
-    KubectlResult token =
-        kube_->Kubectl({"create", "token", sa, "-n", "shop", "--audience", "remora-control",
-                        "--bound-object-kind", "Pod", "--bound-object-name", pod});
-    EXPECT_EQ(token.exit_code, 0) << token.output;
-    const std::string path = absl::StrCat(dir_, "/", pod, ".token");
-    WriteFileOrDie(path, std::string(absl::StripAsciiWhitespace(token.output)));
-    return path;
+    absl::StatusOr<std::string> path = ShopPodToken(*kube_, dir_, sa, pod);
+    EXPECT_TRUE(path.ok()) << path.status();
+    return path.value_or("");
   }
 
   // A proxy given both replicas, as a gRPC target list: pick_first connects to A, and to B when
@@ -292,9 +192,9 @@ TEST_F(KubeReplicasTest, ARotationThroughOneReplicaIsSeenThroughTheOther) {
 }
 
 TEST_F(KubeReplicasTest, KillingOneReplicaUnderLoadFailsNoRequest) {
-  ASSERT_EQ(kube_->KubectlApply(kDenySecret).exit_code, 0);
-  ASSERT_TRUE(
-      WaitFor(absl::Seconds(60), [&] { return Get(Outbound(), "/secret") == "HTTP/1.1 403"; }));
+  ASSERT_EQ(kube_->KubectlApply(kDenySecretPolicy).exit_code, 0);
+  ASSERT_TRUE(WaitFor(absl::Seconds(60),
+                      [&] { return HttpStatusLine(Outbound(), "/secret") == "HTTP/1.1 403"; }));
   std::string status;
   ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] { return ServesBothProxies(*a_, &status); }))
       << status;
@@ -309,7 +209,7 @@ TEST_F(KubeReplicasTest, KillingOneReplicaUnderLoadFailsNoRequest) {
     // would exhaust loopback's ephemeral ports with connections in TIME_WAIT).
     for (int i = 0; i < 5000 && !stop.load(); ++i) {
       const bool denied = i % 2 == 1;
-      const std::string got = Get(Outbound(), denied ? "/secret" : "/");
+      const std::string got = HttpStatusLine(Outbound(), denied ? "/secret" : "/");
       ++sent;
       if (got != (denied ? "HTTP/1.1 403" : "HTTP/1.1 200")) {
         if (failed++ == 0) {
@@ -341,7 +241,7 @@ TEST_F(KubeReplicasTest, KillingOneReplicaUnderLoadFailsNoRequest) {
   ASSERT_EQ(
       kube_->Kubectl({"delete", "authorizationpolicy", "deny-secret", "-n", "shop"}).exit_code, 0);
   EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
-    return Get(Outbound(), "/secret") == "HTTP/1.1 200";
+    return HttpStatusLine(Outbound(), "/secret") == "HTTP/1.1 200";
   })) << b_->Log();
 }
 

@@ -206,20 +206,7 @@ absl::Status KubeDemo::RefusedConnection() {
            absl::StrContains(web.proxy_log(), refused);
   }));
   n_.Say("The same line to web's TCP echo server (9000), from each pod:");
-  for (const char* caller : {"frontend", "batch"}) {
-    const std::string line = absl::StrCat("hello-from-", caller);
-    CommandResult r = mesh.pod(caller)->TcpExchange(web.ip(), e2e::kEchoPort, line);
-    const bool echoed = r.out == line + "\n";
-    if (echoed) n_.Output(r.out);
-    const bool want_echo = std::string(caller) == "frontend";
-    if (echoed != want_echo) {
-      return absl::InternalError(
-          absl::StrCat("unexpected result for ", caller, ": \"", r.out, "\" ", r.err));
-    }
-    n_.Result(true, want_echo ? "frontend's line comes back"
-                              : "batch's connection is closed before a byte reaches the echo "
-                                "server. web's proxy says why:");
-  }
+  RETURN_IF_ERROR(NarrateEchoFromEachPod(n_, mesh, web));
   n_.LogLine(LastLogLine(web.proxy_log_path(), refused));
   n_.Say(
       "It stays in place: `kubectl delete -f $RUN/manifests/ingress-from-frontend.yaml` lifts it "

@@ -262,20 +262,7 @@ class Demo {
     RETURN_IF_ERROR(
         mesh_->Apply("ingress-from-frontend", e2e::kIngressFromFrontend, true).status());
     n_.Say("The same line, from each pod:");
-    for (const char* caller : {"frontend", "batch"}) {
-      const std::string line = absl::StrCat("hello-from-", caller);
-      CommandResult r = mesh_->pod(caller)->TcpExchange(web.ip(), e2e::kEchoPort, line);
-      const bool echoed = r.out == line + "\n";
-      if (echoed) n_.Output(r.out);
-      const bool want_echo = std::string(caller) == "frontend";
-      if (echoed != want_echo) {
-        return absl::InternalError(
-            absl::StrCat("unexpected result for ", caller, ": \"", r.out, "\" ", r.err));
-      }
-      n_.Result(true, want_echo ? "frontend's line comes back"
-                                : "batch's connection is closed before a byte reaches the echo "
-                                  "server. web's proxy says why:");
-    }
+    RETURN_IF_ERROR(NarrateEchoFromEachPod(n_, *mesh_, web));
     n_.LogLine(LastLogLine(web.proxy_log_path(),
                            absl::StrCat("refused connection from=", mesh_->pod("batch")->ip())));
     return absl::OkStatus();

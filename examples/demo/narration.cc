@@ -65,6 +65,24 @@ void Observe(Narrator& n, const std::vector<std::string>& argv, const CommandRes
   n.Output(absl::StrCat(result->out, result->err));
 }
 
+absl::Status NarrateEchoFromEachPod(Narrator& n, Mesh& mesh, const Pod& web) {
+  for (const char* caller : {"frontend", "batch"}) {
+    const std::string line = absl::StrCat("hello-from-", caller);
+    CommandResult r = mesh.pod(caller)->TcpExchange(web.ip(), e2e::kEchoPort, line);
+    const bool echoed = r.out == line + "\n";
+    if (echoed) n.Output(r.out);
+    const bool want_echo = std::string(caller) == "frontend";
+    if (echoed != want_echo) {
+      return absl::InternalError(
+          absl::StrCat("unexpected result for ", caller, ": \"", r.out, "\" ", r.err));
+    }
+    n.Result(true, want_echo ? "frontend's line comes back"
+                             : "batch's connection is closed before a byte reaches the echo "
+                               "server. web's proxy says why:");
+  }
+  return absl::OkStatus();
+}
+
 std::string LastLogLine(const std::string& path, const std::string& needle) {
   std::string found;
   testing::WaitFor(absl::Seconds(5), [&] {

@@ -126,6 +126,10 @@ struct HttpCall {
 // `curl -sS -i URL` inside `pod`: the status line and the body.
 absl::StatusOr<HttpCall> Curl(const Pod& pod, const std::string& url);
 
+// Under the NetworkPolicy that admits only frontend: one line to `web`'s TCP echo server from
+// frontend (echoed) and from batch (closed before it reaches the server), each narrated.
+absl::Status NarrateEchoFromEachPod(Narrator& n, Mesh& mesh, const Pod& web);
+
 // $RUN/remoractl: remoractl with this control plane's address and operator credentials.
 absl::Status WriteRemoractlWrapper(const Mesh& mesh);
 
